@@ -1,0 +1,97 @@
+//! Bindings generated from `wit/`, and the conversions between them and the
+//! host's own [`crate::model`] types.
+
+use crate::model;
+
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "transformer",
+});
+
+pub use sluice::transform::types as wit;
+
+/// Moves a host record into the WIT shape (no copies of strings or bytes).
+pub fn input_record(r: model::Record) -> wit::InputRecord {
+    let o = r.origin;
+    wit::InputRecord {
+        topic: o.topic,
+        partition: o.partition,
+        offset: o.offset,
+        timestamp: o.timestamp,
+        key: o.key,
+        headers: o
+            .headers
+            .into_iter()
+            .map(|(key, value)| wit::Header { key, value })
+            .collect(),
+        value: wit::ValueTree {
+            nodes: r.value.nodes.into_iter().map(node).collect(),
+        },
+    }
+}
+
+fn node(n: model::Node) -> wit::Node {
+    use model::Node as N;
+    match n {
+        N::Null => wit::Node::Null,
+        N::Boolean(b) => wit::Node::Boolean(b),
+        N::Integer(i) => wit::Node::Integer(i),
+        N::Float(f) => wit::Node::Float(f),
+        N::Text(s) => wit::Node::Text(s),
+        N::Bytes(b) => wit::Node::Bytes(b),
+        N::List(items) => wit::Node::List(items),
+        N::Object(fields) => wit::Node::Object(
+            fields
+                .into_iter()
+                .map(|(name, node)| wit::Field { name, node })
+                .collect(),
+        ),
+    }
+}
+
+/// Moves a WIT outcome into the host's shape.
+pub fn outcome(o: wit::Outcome) -> model::Outcome {
+    match o {
+        wit::Outcome::Rows(rows) => model::Outcome::Rows(rows.into_iter().map(row).collect()),
+        wit::Outcome::Filtered(reason) => model::Outcome::Filtered(reason),
+        wit::Outcome::BadInput(e) => model::Outcome::BadInput {
+            field: e.field,
+            message: e.message,
+        },
+        wit::Outcome::Retry(reason) => model::Outcome::Retry(reason),
+    }
+}
+
+fn row(r: wit::Row) -> model::Row {
+    model::Row {
+        table: r.table,
+        columns: r.columns.into_iter().map(|c| (c.name, cell(c.value))).collect(),
+    }
+}
+
+fn cell(c: wit::Cell) -> model::Cell {
+    use model::Cell as C;
+    match c {
+        wit::Cell::Null => C::Null,
+        wit::Cell::Text(s) => C::Text(s),
+        wit::Cell::Int(i) => C::Int(i),
+        wit::Cell::Bigint(i) => C::Bigint(i),
+        wit::Cell::Double(d) => C::Double(d),
+        wit::Cell::Boolean(b) => C::Boolean(b),
+        wit::Cell::Uuid(u) => C::Uuid(u),
+        wit::Cell::Timestamp(t) => C::Timestamp(t),
+        wit::Cell::Date(d) => C::Date(d),
+        wit::Cell::Blob(b) => C::Blob(b),
+        wit::Cell::TextList(l) => C::TextList(l),
+        wit::Cell::TextSet(l) => C::TextSet(l),
+        wit::Cell::TextMap(m) => C::TextMap(m),
+    }
+}
+
+pub fn plugin_info(i: wit::PluginInfo) -> model::PluginInfo {
+    model::PluginInfo {
+        name: i.name,
+        version: i.version,
+        description: i.description,
+    }
+}

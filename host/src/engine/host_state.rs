@@ -1,0 +1,119 @@
+//! What each plugin instance's store holds: its resource limits, a WASI
+//! context that grants nothing, and the host side of the `log` and `clock`
+//! imports.
+
+use super::bindings::sluice::transform::{clock, log, types};
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// Log events a plugin may emit per call before the rest are dropped (and counted).
+const LOG_EVENTS_PER_CALL: u32 = 100;
+
+pub struct HostState {
+    pub limits: StoreLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    /// `name@version` of the plugin, tagged on every log event.
+    plugin: String,
+    /// The time the batch started; `clock.now` returns it.
+    batch_started_ms: i64,
+    logs_left: u32,
+    pub logs_dropped: u32,
+}
+
+impl HostState {
+    pub fn new(plugin: String, memory_bytes: usize, batch_started_ms: i64) -> Self {
+        HostState {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory_bytes)
+                .instances(8)
+                .tables(16)
+                .memories(4)
+                .trap_on_grow_failure(true)
+                .build(),
+            wasi: locked_down_wasi(),
+            table: ResourceTable::new(),
+            plugin,
+            batch_started_ms,
+            logs_left: LOG_EVENTS_PER_CALL,
+            logs_dropped: 0,
+        }
+    }
+}
+
+/// WASI for components that import it (e.g. built for `wasm32-wasip2`, or by
+/// componentize-py): no preopened directories, no environment, no arguments,
+/// no stdio, no sockets or name lookup, and clocks frozen at zero, so the only
+/// time a plugin sees is what the `clock` interface tells it.
+fn locked_down_wasi() -> WasiCtx {
+    WasiCtxBuilder::new()
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .wall_clock(FrozenClock)
+        .monotonic_clock(FrozenClock)
+        .build()
+}
+
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl clock::Host for HostState {
+    fn now(&mut self) -> i64 {
+        self.batch_started_ms
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+        if self.logs_left == 0 {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.logs_left -= 1;
+        let plugin = self.plugin.as_str();
+        // Plugin fields are rendered as one `key=value` list: tracing's field
+        // names are static, and a plugin's are not.
+        let fields = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        match level {
+            log::Level::Trace => tracing::trace!(target: "plugin", plugin, fields, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "plugin", plugin, fields, "{message}"),
+            log::Level::Info => tracing::info!(target: "plugin", plugin, fields, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "plugin", plugin, fields, "{message}"),
+            log::Level::Error => tracing::error!(target: "plugin", plugin, fields, "{message}"),
+        }
+    }
+}

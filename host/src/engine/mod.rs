@@ -1,0 +1,118 @@
+//! The Wasm engine: compiles transform components, checks them against the
+//! `transformer` world, and runs batches through them under limits.
+//!
+//! It knows wasmtime and the host's [`crate::model`] types, nothing of Kafka
+//! or Cassandra. A [`Plugin`] is compiled and linked once; every call gets a
+//! fresh instance (cheap, thanks to `InstancePre`), so no state leaks from one
+//! batch to the next and a trap never poisons later calls.
+
+mod bindings;
+mod host_state;
+mod plugin;
+
+pub use plugin::{CallError, LoadError, Plugin, RecordResult};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the epoch ticks; call deadlines are counted in ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Per-call limits a plugin runs under.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Limits {
+    /// Wall-clock deadline for one call (a whole batch), enforced by epoch
+    /// interruption.
+    #[serde(with = "humantime_serde_compat")]
+    pub call_timeout: Duration,
+    /// Maximum linear memory of one instance, in bytes.
+    pub memory_bytes: usize,
+    /// Maximum rows one input record may produce.
+    pub max_rows_per_record: usize,
+    /// Maximum total size of the rows one input record may produce, in bytes.
+    pub max_bytes_per_record: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            call_timeout: Duration::from_secs(5),
+            memory_bytes: 128 << 20,
+            max_rows_per_record: 1_000,
+            max_bytes_per_record: 4 << 20,
+        }
+    }
+}
+
+/// Durations in config files as humantime strings ("5s", "250ms").
+pub mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!("{text:?} is not a duration like \"5s\" or \"250ms\": {e}"))
+        })
+    }
+}
+
+/// A wasmtime engine set up for transforms, with its epoch ticker.
+#[derive(Clone)]
+pub struct Engine {
+    inner: wasmtime::Engine,
+    _ticker: Arc<Ticker>,
+}
+
+impl Engine {
+    /// Creates the engine and starts the epoch ticker thread.
+    pub fn new() -> anyhow::Result<Self> {
+        let mut config = wasmtime::Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.parallel_compilation(true);
+        let inner = wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let ticker = Ticker::start(inner.clone());
+        Ok(Engine {
+            inner,
+            _ticker: Arc::new(ticker),
+        })
+    }
+
+    pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
+        &self.inner
+    }
+}
+
+/// Increments the engine's epoch every [`EPOCH_TICK`] until dropped.
+struct Ticker {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: wasmtime::Engine) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("wasm-epoch".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        Ticker { stop }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,305 @@
+//! A loaded transform plugin: compiled once, checked against the world,
+//! configured, then called with batches, one fresh instance per call.
+
+use super::bindings::{self, wit, Transformer, TransformerPre};
+use super::host_state::HostState;
+use super::{Engine, Limits, EPOCH_TICK};
+use crate::model::{Outcome, PluginInfo, Record};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::Store;
+
+/// The exports the `transformer` world requires, with their WIT signatures
+/// for error messages.
+const REQUIRED_EXPORTS: [(&str, &str); 3] = [
+    ("metadata", "func() -> plugin-info"),
+    ("init", "func(config: list<tuple<string, string>>) -> result<_, string>"),
+    ("transform", "func(batch: list<input-record>) -> list<outcome>"),
+];
+
+/// Why a plugin could not be loaded. Each message names the plugin and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{what} is not a WebAssembly component this host can compile: {message}")]
+    Compile { what: String, message: String },
+    #[error("{what} does not fit the sluice:transform@0.1.0 `transformer` world: {message}. Rebuild it against this host's wit/ (`just build-plugins`)")]
+    World { what: String, message: String },
+    #[error("{what} refused its configuration: {message}")]
+    Init { what: String, message: String },
+    #[error("{what} failed while loading: {message}")]
+    Trap { what: String, message: String },
+}
+
+/// Why a call, or one record of it, failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// The guest trapped: a panic, the deadline, the memory cap.
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    /// The output broke a limit (too many rows or bytes for one record).
+    #[error("plugin output over limit: {0}")]
+    Limit(String),
+    /// The guest broke the contract (e.g. returned the wrong number of outcomes).
+    #[error("plugin broke the contract: {0}")]
+    Contract(String),
+}
+
+/// The result for one record of a batch.
+pub type RecordResult = Result<Outcome, CallError>;
+
+/// A compiled, validated, configured plugin, ready to be called.
+pub struct Plugin {
+    info: PluginInfo,
+    hash: String,
+    engine: Engine,
+    pre: TransformerPre<HostState>,
+    config: Vec<(String, String)>,
+    limits: Limits,
+}
+
+impl Plugin {
+    /// Loads a component from a file. See [`Plugin::load`].
+    pub fn load_file(
+        engine: &Engine,
+        path: &Path,
+        config: Vec<(String, String)>,
+        limits: Limits,
+    ) -> Result<Self, LoadError> {
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::load(engine, &path.display().to_string(), &bytes, config, limits)
+    }
+
+    /// Compiles `bytes`, checks them against the world, and calls `metadata`
+    /// and `init(config)` once on a throwaway instance, so that a plugin that
+    /// cannot run is refused here and not on the first record. `what` names
+    /// the plugin in messages (usually its path).
+    pub fn load(
+        engine: &Engine,
+        what: &str,
+        bytes: &[u8],
+        config: Vec<(String, String)>,
+        limits: Limits,
+    ) -> Result<Self, LoadError> {
+        let what = what.to_string();
+        let component = Component::new(engine.wasmtime(), bytes).map_err(|e| LoadError::Compile {
+            what: what.clone(),
+            message: format!("{e:#}"),
+        })?;
+        check_exports(engine, &component).map_err(|message| LoadError::World {
+            what: what.clone(),
+            message,
+        })?;
+        let linker = linker(engine).map_err(|e| LoadError::Compile {
+            what: what.clone(),
+            message: format!("{e:#}"),
+        })?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| LoadError::World {
+            what: what.clone(),
+            message: format!(
+                "{e:#} (a plugin may import only sluice:transform/log, sluice:transform/clock and WASI 0.2, which grants nothing)"
+            ),
+        })?;
+        let pre = TransformerPre::new(instance_pre).map_err(|e| LoadError::World {
+            what: what.clone(),
+            message: format!("{e:#}"),
+        })?;
+        let hash = hex(&Sha256::digest(bytes));
+        let mut plugin = Plugin {
+            info: PluginInfo {
+                name: what.clone(),
+                version: String::new(),
+                description: String::new(),
+            },
+            hash,
+            engine: engine.clone(),
+            pre,
+            config,
+            limits,
+        };
+        let (mut store, instance) = plugin.instantiate().map_err(|e| LoadError::Trap {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+        let info = instance
+            .call_metadata(&mut store)
+            .map_err(|e| LoadError::Trap {
+                what: what.clone(),
+                message: format!("metadata(): {e:#}"),
+            })?;
+        plugin.info = bindings::plugin_info(info);
+        let what = format!("{} ({what})", plugin.info);
+        match instance.call_init(&mut store, &plugin.config) {
+            Ok(Ok(())) => Ok(plugin),
+            Ok(Err(message)) => Err(LoadError::Init { what, message }),
+            Err(e) => Err(LoadError::Trap {
+                what,
+                message: format!("init(): {e:#}"),
+            }),
+        }
+    }
+
+    /// The plugin's name, version and description.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// The SHA-256 of the component's bytes, in hex.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The limits calls run under.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Transforms a batch. Returns one result per record, in order.
+    ///
+    /// If the call traps, the batch is split in halves and each half retried
+    /// on a fresh instance, down to single records: the trap is pinned on the
+    /// record that causes it, and the others still get their outcomes.
+    pub fn transform(&self, records: Vec<Record>) -> Vec<RecordResult> {
+        let batch: Vec<wit::InputRecord> = records.into_iter().map(bindings::input_record).collect();
+        let mut results = Vec::with_capacity(batch.len());
+        self.transform_isolating(&batch, &mut results);
+        results
+    }
+
+    fn transform_isolating(&self, batch: &[wit::InputRecord], results: &mut Vec<RecordResult>) {
+        if batch.is_empty() {
+            return;
+        }
+        match self.call(batch) {
+            Ok(outcomes) => results.extend(outcomes.into_iter().map(|o| self.check_output(o))),
+            Err(e) if batch.len() == 1 => results.push(Err(e)),
+            Err(CallError::Contract(message)) => {
+                // Not a per-record failure: every record gets the same error.
+                results.extend(batch.iter().map(|_| Err(CallError::Contract(message.clone()))))
+            }
+            Err(_) => {
+                let (left, right) = batch.split_at(batch.len() / 2);
+                self.transform_isolating(left, results);
+                self.transform_isolating(right, results);
+            }
+        }
+    }
+
+    /// One call on a fresh instance.
+    fn call(&self, batch: &[wit::InputRecord]) -> Result<Vec<Outcome>, CallError> {
+        let (mut store, instance) = self.instantiate()?;
+        match instance.call_init(&mut store, &self.config) {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => {
+                return Err(CallError::Contract(format!("init refused the config it accepted at load: {message}")))
+            }
+            Err(e) => return Err(CallError::Trap(format!("in init: {e:#}"))),
+        }
+        let outcomes = instance
+            .call_transform(&mut store, batch)
+            .map_err(|e| CallError::Trap(trap_message(&e)))?;
+        if store.data().logs_dropped > 0 {
+            tracing::warn!(plugin = %self.info, dropped = store.data().logs_dropped, "plugin log events over the per-call limit were dropped");
+        }
+        if outcomes.len() != batch.len() {
+            return Err(CallError::Contract(format!(
+                "transform returned {} outcomes for {} records; it must return exactly one per record",
+                outcomes.len(),
+                batch.len()
+            )));
+        }
+        Ok(outcomes.into_iter().map(bindings::outcome).collect())
+    }
+
+    fn instantiate(&self) -> Result<(Store<HostState>, Transformer), CallError> {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let state = HostState::new(self.info.to_string(), self.limits.memory_bytes, now_ms);
+        let mut store = Store::new(self.engine.wasmtime(), state);
+        store.limiter(|s| &mut s.limits);
+        let ticks = (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
+        Ok((store, instance))
+    }
+
+    fn check_output(&self, outcome: Outcome) -> RecordResult {
+        if let Outcome::Rows(rows) = &outcome {
+            if rows.len() > self.limits.max_rows_per_record {
+                return Err(CallError::Limit(format!(
+                    "{} rows for one record; the limit is {} (limits.max-rows-per-record)",
+                    rows.len(),
+                    self.limits.max_rows_per_record
+                )));
+            }
+            let bytes: usize = rows.iter().map(|r| r.size()).sum();
+            if bytes > self.limits.max_bytes_per_record {
+                return Err(CallError::Limit(format!(
+                    "{bytes} bytes of rows for one record; the limit is {} (limits.max-bytes-per-record)",
+                    self.limits.max_bytes_per_record
+                )));
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::new(engine.wasmtime());
+    Transformer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    Ok(linker)
+}
+
+/// Names the missing exports before wasmtime's type check, whose message for
+/// a missing function is less direct.
+fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty.exports(engine.wasmtime()).map(|(n, _)| n.to_string()).collect();
+    let missing: Vec<String> = REQUIRED_EXPORTS
+        .iter()
+        .filter(|(name, _)| !exports.iter().any(|e| e == name))
+        .map(|(name, sig)| format!("`{name}: {sig}`"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "it does not export {} (it exports: {})",
+            missing.join(", "),
+            if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+        ))
+    }
+}
+
+/// A trap's reason in one line, with the cause wasmtime gives (deadline,
+/// memory cap, unreachable) rather than a backtrace.
+fn trap_message(e: &wasmtime::Error) -> String {
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        let what = match trap {
+            wasmtime::Trap::Interrupt => "the call ran past its deadline (limits.call-timeout)".to_string(),
+            wasmtime::Trap::UnreachableCodeReached => "unreachable executed (a panic in the plugin?)".to_string(),
+            other => other.to_string(),
+        };
+        return what;
+    }
+    let text = format!("{e:#}");
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

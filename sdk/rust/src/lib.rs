@@ -1,0 +1,137 @@
+//! The Rust SDK for Sluice transform plugins.
+//!
+//! A plugin implements [`Transform`] in plain Rust and exports it with
+//! [`export_transform!`]. The logic stays testable natively with `cargo test`:
+//! build inputs with [`testing::record`] and call the same functions.
+//!
+//! - [`value`]: typed, path-based access to a record's decoded value.
+//! - [`row`]: a builder for output rows.
+//! - [`time`]: RFC 3339 timestamps to CQL `timestamp` milliseconds.
+
+pub mod row;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod time;
+pub mod value;
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "transformer",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_world",
+        default_bindings_module: "sluice_plugin::bindings",
+    });
+}
+
+pub use bindings::sluice::transform::log::Level;
+pub use bindings::sluice::transform::types::{
+    Cell, Column, Header, InputError, InputRecord, Node, Outcome, PluginInfo, Row, ValueTree,
+};
+pub use row::RowBuilder;
+pub use value::Value;
+
+/// A transform: configured once per instance, then called per record.
+pub trait Transform: Sized + 'static {
+    /// The plugin's name, version and description.
+    fn metadata() -> PluginInfo;
+
+    /// Builds an instance from the pipeline's `plugin-config` pairs. An error
+    /// refuses the plugin; name the setting and the fix in it.
+    fn new(config: &[(String, String)]) -> Result<Self, String>;
+
+    /// Turns one input record into an outcome.
+    fn transform(&self, record: &InputRecord) -> Outcome;
+}
+
+/// Logs through the host. Natively (in unit tests) it prints to stderr.
+pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    #[cfg(target_family = "wasm")]
+    bindings::sluice::transform::log::log(level, message, &fields);
+    #[cfg(not(target_family = "wasm"))]
+    eprintln!("[{level:?}] {message} {fields:?}");
+}
+
+/// The host's clock: the time the current batch started, in ms since the epoch.
+/// Natively it is the system clock.
+pub fn now_millis() -> i64 {
+    #[cfg(target_family = "wasm")]
+    {
+        bindings::sluice::transform::clock::now()
+    }
+    #[cfg(not(target_family = "wasm"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// A bad-input outcome blaming `field`.
+pub fn bad_input(field: &str, message: impl Into<String>) -> Outcome {
+    Outcome::BadInput(InputError {
+        field: Some(field.to_string()),
+        message: message.into(),
+    })
+}
+
+#[doc(hidden)]
+pub mod __glue {
+    //! What `export_transform!` expands to call. Not a public API.
+    use super::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static INSTANCE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
+    }
+
+    pub fn init<T: Transform>(config: Vec<(String, String)>) -> Result<(), String> {
+        let t = T::new(&config)?;
+        INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(t)));
+        Ok(())
+    }
+
+    pub fn transform<T: Transform>(batch: Vec<InputRecord>) -> Vec<Outcome> {
+        INSTANCE.with(|i| {
+            let guard = i.borrow();
+            let t = guard
+                .as_ref()
+                .and_then(|b| b.downcast_ref::<T>())
+                .expect("the host calls init before transform");
+            batch.iter().map(|r| t.transform(r)).collect()
+        })
+    }
+}
+
+/// Exports a [`Transform`] implementation as the plugin's component exports.
+///
+/// ```ignore
+/// struct MyPlugin;
+/// impl sluice_plugin::Transform for MyPlugin { /* ... */ }
+/// sluice_plugin::export_transform!(MyPlugin);
+/// ```
+#[macro_export]
+macro_rules! export_transform {
+    ($t:ty) => {
+        #[doc(hidden)]
+        pub struct __SluiceExports;
+        impl $crate::bindings::Guest for __SluiceExports {
+            fn metadata() -> $crate::PluginInfo {
+                <$t as $crate::Transform>::metadata()
+            }
+            fn init(config: Vec<(String, String)>) -> Result<(), String> {
+                $crate::__glue::init::<$t>(config)
+            }
+            fn transform(batch: Vec<$crate::InputRecord>) -> Vec<$crate::Outcome> {
+                $crate::__glue::transform::<$t>(batch)
+            }
+        }
+        $crate::bindings::__export_world!(__SluiceExports);
+    };
+}
