@@ -6,6 +6,8 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "host", version, about = "Sluice: Kafka -> WebAssembly transform -> Cassandra")]
 pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -20,20 +22,98 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The plugin: a path, or a bare file name looked up in --plugin-dir.
-    #[arg(long, env = "SLUICE_PLUGIN")]
+    #[arg(long)]
     pub plugin: Option<String>,
-    /// Where bare plugin names are looked up.
-    #[arg(long, env = "SLUICE_PLUGIN_DIR", default_value = "plugins/dist")]
-    pub plugin_dir: PathBuf,
+    /// Where bare plugin names are looked up [default: plugins/dist].
+    #[arg(long)]
+    pub plugin_dir: Option<PathBuf>,
     /// Dry run: read JSON lines from FILE (`-` for stdin) instead of Kafka.
     #[arg(long)]
     pub input: Option<String>,
     /// Plugin configuration handed to `init`, as KEY=VALUE (repeatable).
     #[arg(long = "plugin-config", value_name = "KEY=VALUE")]
     pub plugin_config: Vec<String>,
-    /// The table rows go to when the plugin names none.
-    #[arg(long, default_value = "created_users")]
-    pub table: String,
+    /// The table rows go to when the plugin names none [default: created_users].
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Configuration file (TOML); env SLUICE_CONFIG. See sluice.toml.
+    #[arg(long, env = "SLUICE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Kafka bootstrap servers (overrides kafka.brokers).
+    #[arg(long)]
+    pub brokers: Option<String>,
+    /// Topic to consume; repeatable (overrides pipeline.topics).
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    /// Consumer group (overrides kafka.group-id).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Schema registry base URL, path allowed (overrides registry.url).
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Cassandra contact points (overrides cassandra.hosts).
+    #[arg(long)]
+    pub cassandra: Option<String>,
+    /// Cassandra keyspace (overrides cassandra.keyspace).
+    #[arg(long)]
+    pub keyspace: Option<String>,
+    /// Value format: auto, avro or json (overrides pipeline.format).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Admin endpoint address (overrides admin.listen).
+    #[arg(long)]
+    pub admin_listen: Option<String>,
+}
+
+impl RunArgs {
+    /// Applies the flags that were given on top of `config` (file, then env).
+    pub fn apply(&self, config: &mut crate::config::Config) -> anyhow::Result<()> {
+        if let Some(v) = &self.plugin {
+            config.pipeline.plugin = Some(v.clone());
+        }
+        if let Some(v) = &self.plugin_dir {
+            config.pipeline.plugin_dir = v.clone();
+        }
+        for (k, v) in parse_pairs(&self.plugin_config)? {
+            config.pipeline.plugin_config.insert(k, v);
+        }
+        if let Some(v) = &self.table {
+            config.pipeline.default_table = v.clone();
+        }
+        if let Some(v) = &self.brokers {
+            config.kafka.brokers = v.clone();
+        }
+        if !self.topics.is_empty() {
+            config.pipeline.topics = self.topics.clone();
+        }
+        if let Some(v) = &self.group {
+            config.kafka.group_id = v.clone();
+        }
+        if let Some(v) = &self.registry {
+            config.registry.url = v.clone();
+        }
+        if let Some(v) = &self.cassandra {
+            config.cassandra.hosts = v.clone();
+        }
+        if let Some(v) = &self.keyspace {
+            config.cassandra.keyspace = v.clone();
+        }
+        if let Some(v) = &self.format {
+            config.pipeline.format = v.clone();
+        }
+        if let Some(v) = &self.admin_listen {
+            config.admin.listen = v.clone();
+        }
+        Ok(())
+    }
+}
+
+/// Logging flags shared by the long-running commands.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Log format: text or json. Levels come from RUST_LOG (default: info).
+    #[arg(long, env = "SLUICE_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: String,
 }
 
 /// Resolves `--plugin`: a bare file name is looked up in the plugin directory,

@@ -3,10 +3,24 @@
 //! A map of the crate:
 //! - [`model`]: records, value trees, rows and outcomes, in the host's own types.
 //! - [`engine`]: wasmtime; loads transform components and runs batches under limits.
+//! - [`source`]: the Kafka consumer; [`decode`] (+ [`registry`], [`wire`], [`json`]): values to trees.
+//! - [`sink`]: Cassandra; [`dlq`]: the dead-letter topic.
+//! - [`pipeline`]: wires them together; [`config`]: sluice.toml, env, flags.
+//! - [`admin`] and [`metrics`]: the admin endpoint and Prometheus metrics.
 //! - [`dryrun`]: `host run --input FILE`: a plugin over JSON lines, rows to stdout.
 
+pub mod admin;
 pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod dlq;
 pub mod dryrun;
 pub mod engine;
 pub mod json;
+pub mod metrics;
 pub mod model;
+pub mod pipeline;
+pub mod registry;
+pub mod sink;
+pub mod source;
+pub mod wire;

@@ -2,13 +2,15 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use host::cli::{self, Cli, Command};
-use host::engine::{Engine, Limits, Plugin};
+use host::cli::{self, Cli, Command, RunArgs};
+use host::config::Config;
+use host::engine::{Engine, Plugin};
 use std::io::BufRead;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.log.log_format);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -18,33 +20,80 @@ fn main() -> ExitCode {
     }
 }
 
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
-            let Some(input) = args.input.as_deref() else {
-                anyhow::bail!("the Kafka pipeline is not built yet; use --input FILE for a dry run");
-            };
-            let plugin_name = args.plugin.as_deref().context("--plugin is required (a path, or a file name in --plugin-dir)")?;
-            let path = cli::resolve_plugin(plugin_name, &args.plugin_dir);
-            let engine = Engine::new()?;
-            let plugin = Plugin::load_file(&engine, &path, cli::parse_pairs(&args.plugin_config)?, Limits::default())?;
-            let reader: Box<dyn BufRead> = if input == "-" {
-                Box::new(std::io::stdin().lock())
-            } else {
-                Box::new(std::io::BufReader::new(
-                    std::fs::File::open(input).with_context(|| format!("opening --input {input}"))?,
-                ))
-            };
-            let summary = host::dryrun::run(&plugin, &args.table, reader, std::io::stdout().lock(), std::io::stderr().lock())?;
-            eprintln!(
-                "{}: {} records, {} rows, {} filtered, {} failed",
-                plugin.info(),
-                summary.records,
-                summary.rows,
-                summary.filtered,
-                summary.failed
-            );
-            Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            let mut config = Config::load(args.config.as_deref())?;
+            args.apply(&mut config)?;
+            let plugin_name = config
+                .pipeline
+                .plugin
+                .clone()
+                .context("no plugin: pass --plugin NAME.wasm (or set pipeline.plugin / SLUICE_PLUGIN)")?;
+            let path = cli::resolve_plugin(&plugin_name, &config.pipeline.plugin_dir);
+            match args.input.as_deref() {
+                Some(input) => dry_run(&args, &config, &path, input),
+                None => {
+                    let runtime = tokio::runtime::Runtime::new()?;
+                    runtime.block_on(host::pipeline::run(
+                        config,
+                        host::pipeline::RunOptions { plugin_path: path },
+                        shutdown_signal(),
+                    ))?;
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
         }
+    }
+}
+
+fn dry_run(_args: &RunArgs, config: &Config, path: &std::path::Path, input: &str) -> Result<ExitCode> {
+    let engine = Engine::new()?;
+    let plugin_config = config.pipeline.plugin_config.clone().into_iter().collect();
+    let plugin = Plugin::load_file(&engine, path, plugin_config, config.limits.clone())?;
+    let reader: Box<dyn BufRead> = if input == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(input).with_context(|| format!("opening --input {input}"))?,
+        ))
+    };
+    let summary = host::dryrun::run(
+        &plugin,
+        &config.pipeline.default_table,
+        reader,
+        std::io::stdout().lock(),
+        std::io::stderr().lock(),
+    )?;
+    eprintln!(
+        "{}: {} records, {} rows, {} filtered, {} failed",
+        plugin.info(),
+        summary.records,
+        summary.rows,
+        summary.filtered,
+        summary.failed
+    );
+    Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
     }
 }

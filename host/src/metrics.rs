@@ -1,0 +1,127 @@
+//! Prometheus metrics. Label values stay low-cardinality: topic, partition,
+//! table, reason, plugin version; never an offset or a key.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+
+type Labels = Vec<(String, String)>;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Every metric the host exports.
+pub struct Metrics {
+    registry: Registry,
+    records_in: Family<Labels, Counter>,
+    rows_written: Family<Labels, Counter>,
+    dead_letters: Family<Labels, Counter>,
+    filtered: Counter,
+    write_errors: Counter,
+    lag: Family<Labels, Gauge>,
+    batch_seconds: Histogram,
+    plugin_call_seconds: Histogram,
+    plugin_active: Family<Labels, Gauge>,
+    swaps: Counter,
+    rejected_deploys: Counter,
+    swap_stall_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("sluice");
+        let m = Metrics {
+            records_in: Family::default(),
+            rows_written: Family::default(),
+            dead_letters: Family::default(),
+            filtered: Counter::default(),
+            write_errors: Counter::default(),
+            lag: Family::default(),
+            batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            plugin_call_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
+            plugin_active: Family::default(),
+            swaps: Counter::default(),
+            rejected_deploys: Counter::default(),
+            swap_stall_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            registry: Registry::default(),
+        };
+        registry.register("records_in", "Records consumed from Kafka", m.records_in.clone());
+        registry.register("rows_written", "Rows written to Cassandra", m.rows_written.clone());
+        registry.register("dead_letters", "Records sent to the dead-letter topic, by reason", m.dead_letters.clone());
+        registry.register("filtered", "Records the plugin filtered out on purpose", m.filtered.clone());
+        registry.register("write_errors", "Failed Cassandra write attempts (retried)", m.write_errors.clone());
+        registry.register("consumer_lag", "Records behind the partition's end", m.lag.clone());
+        registry.register("batch_seconds", "Time to process one batch: decode, transform, write, dead-letter", m.batch_seconds.clone());
+        registry.register("plugin_call_seconds", "Time of one plugin transform call", m.plugin_call_seconds.clone());
+        registry.register("plugin_active", "The active plugin version (value 1)", m.plugin_active.clone());
+        registry.register("plugin_swaps", "Hot swaps completed", m.swaps.clone());
+        registry.register("plugin_rejected_deploys", "Deploys refused by validation", m.rejected_deploys.clone());
+        registry.register("plugin_swap_stall_seconds", "Per partition: last record of the old version to first of the new", m.swap_stall_seconds.clone());
+        Metrics { registry, ..m }
+    }
+
+    pub fn record_in(&self, topic: &str) {
+        self.records_in.get_or_create(&labels(&[("topic", topic)])).inc();
+    }
+    pub fn rows_written(&self, table: &str, n: u64) {
+        self.rows_written.get_or_create(&labels(&[("table", table)])).inc_by(n);
+    }
+    pub fn dead_letter(&self, reason: &str) {
+        self.dead_letters.get_or_create(&labels(&[("reason", reason)])).inc();
+    }
+    pub fn dead_letters_by_reason(&self, reason: &str) -> u64 {
+        self.dead_letters.get_or_create(&labels(&[("reason", reason)])).get()
+    }
+    pub fn filtered(&self) {
+        self.filtered.inc();
+    }
+    pub fn write_error(&self) {
+        self.write_errors.inc();
+    }
+    pub fn set_lag(&self, topic: &str, partition: i32, lag: i64) {
+        self.lag
+            .get_or_create(&labels(&[("topic", topic), ("partition", &partition.to_string())]))
+            .set(lag);
+    }
+    pub fn batch_seconds(&self, s: f64) {
+        self.batch_seconds.observe(s);
+    }
+    pub fn plugin_call_seconds(&self, s: f64) {
+        self.plugin_call_seconds.observe(s);
+    }
+    /// Marks `name@version` (with its hash) as the active plugin, clearing the previous one.
+    pub fn set_active_plugin(&self, name: &str, version: &str, hash: &str) {
+        self.plugin_active.clear();
+        self.plugin_active
+            .get_or_create(&labels(&[("name", name), ("version", version), ("hash", &hash[..hash.len().min(12)])]))
+            .set(1);
+    }
+    pub fn swap(&self) {
+        self.swaps.inc();
+    }
+    pub fn rejected_deploy(&self) {
+        self.rejected_deploys.inc();
+    }
+    pub fn swap_stall_seconds(&self, s: f64) {
+        self.swap_stall_seconds.observe(s);
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}
+

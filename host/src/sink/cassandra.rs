@@ -1,0 +1,240 @@
+//! The connection to Cassandra: schema set-up, table discovery, and
+//! concurrent idempotent writes with retries.
+
+use super::table::TableSchema;
+use crate::config::CassandraConfig;
+use crate::model::Row;
+use anyhow::{bail, Context, Result};
+use futures::stream::{self, TryStreamExt};
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::Consistency;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// Why a write failed after its retries. Never a reason to dead-letter:
+/// the caller retries until Cassandra is back.
+#[derive(Debug, thiserror::Error)]
+#[error("writing to Cassandra failed: {0}")]
+pub struct WriteError(pub String);
+
+/// Parses a consistency level name (`local_quorum`, `ONE`, ...).
+pub fn parse_consistency(name: &str) -> Result<Consistency> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "any" => Consistency::Any,
+        "one" => Consistency::One,
+        "two" => Consistency::Two,
+        "three" => Consistency::Three,
+        "quorum" => Consistency::Quorum,
+        "all" => Consistency::All,
+        "local_quorum" => Consistency::LocalQuorum,
+        "each_quorum" => Consistency::EachQuorum,
+        "local_one" => Consistency::LocalOne,
+        _ => bail!("cassandra.consistency = {name:?} is not a consistency level (one, local_one, quorum, local_quorum, all, ...)"),
+    })
+}
+
+/// A connected sink.
+pub struct Sink {
+    session: Session,
+    keyspace: String,
+    consistency: Consistency,
+    concurrency: usize,
+    tables: Mutex<HashMap<String, Arc<TableSchema>>>,
+    /// Prepared upserts per (table, column list): rows of one plugin almost
+    /// always have the same columns, so this stays tiny.
+    statements: Mutex<HashMap<(String, Vec<String>), PreparedStatement>>,
+}
+
+impl Sink {
+    /// Connects, then creates the keyspace and tables that are missing.
+    pub async fn connect(config: &CassandraConfig) -> Result<Self> {
+        let hosts: Vec<&str> = config.hosts.split(',').map(str::trim).collect();
+        let mut builder = SessionBuilder::new()
+            .known_nodes(&hosts)
+            .connection_timeout(Duration::from_secs(5));
+        if let (Some(user), Some(password)) = (&config.username, &config.password) {
+            builder = builder.user(user, password);
+        }
+        let session = builder
+            .build()
+            .await
+            .with_context(|| format!("connecting to Cassandra at {} (is it running? `just up` starts one)", config.hosts))?;
+        let sink = Sink {
+            session,
+            keyspace: config.keyspace.clone(),
+            consistency: parse_consistency(&config.consistency)?,
+            concurrency: config.concurrency.max(1),
+            tables: Mutex::new(HashMap::new()),
+            statements: Mutex::new(HashMap::new()),
+        };
+        sink.apply_schema(config).await?;
+        Ok(sink)
+    }
+
+    async fn apply_schema(&self, config: &CassandraConfig) -> Result<()> {
+        let text = match &config.schema_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading cassandra.schema-file {}", path.display()))?,
+            None => include_str!("../../../schemas/cassandra.cql").to_string(),
+        };
+        let text = text
+            .replace("{keyspace}", &config.keyspace)
+            .replace("{replication}", &config.replication);
+        for statement in cql_statements(&text) {
+            self.session
+                .query_unpaged(statement.as_str(), ())
+                .await
+                .with_context(|| format!("running schema statement: {statement}"))?;
+        }
+        Ok(())
+    }
+
+    /// The live schema of `table` (in the sink's keyspace), read once and cached.
+    pub async fn table(&self, table: &str) -> Result<Arc<TableSchema>> {
+        if let Some(t) = self.tables.lock().await.get(table) {
+            return Ok(t.clone());
+        }
+        let rows = self
+            .session
+            .query_unpaged(
+                "SELECT column_name, type, kind, position FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+                (&self.keyspace, table),
+            )
+            .await
+            .with_context(|| format!("reading the schema of {}.{table}", self.keyspace))?
+            .into_rows_result()?;
+        let mut columns = HashMap::new();
+        let mut keys: Vec<(String, i32, String)> = Vec::new();
+        for row in rows.rows::<(String, String, String, i32)>()? {
+            let (name, ty, kind, position) = row?;
+            if kind == "partition_key" || kind == "clustering" {
+                keys.push((kind.clone(), position, name.clone()));
+            }
+            columns.insert(name, ty);
+        }
+        if columns.is_empty() {
+            bail!("table {}.{table} does not exist: add it to cassandra.schema-file, or make the plugin write an existing table", self.keyspace);
+        }
+        keys.sort();
+        let pick = |k: &str| keys.iter().filter(|(kind, _, _)| kind == k).map(|(_, _, n)| n.clone()).collect();
+        let schema = Arc::new(TableSchema {
+            name: format!("{}.{table}", self.keyspace),
+            columns,
+            clustering: pick("clustering"),
+            partition_key: pick("partition_key"),
+        });
+        self.tables.lock().await.insert(table.to_string(), schema.clone());
+        Ok(schema)
+    }
+
+    /// Writes rows (already checked with [`TableSchema::bind`]). Rows of the
+    /// same partition go in one unlogged batch; the rest run concurrently.
+    /// Transient failures are retried a few times with backoff; what still
+    /// fails is returned, and the caller retries the whole call (upserts are
+    /// idempotent, so rewriting a row is harmless).
+    pub async fn write(&self, rows: &[(Arc<TableSchema>, &Row)]) -> Result<(), WriteError> {
+        let mut groups: HashMap<(String, String), Vec<(Arc<TableSchema>, &Row)>> = HashMap::new();
+        for (schema, row) in rows {
+            groups
+                .entry((schema.name.clone(), schema.partition_of(row)))
+                .or_default()
+                .push((schema.clone(), *row));
+        }
+        stream::iter(groups.into_values().map(Ok))
+            .try_for_each_concurrent(self.concurrency, |group| async move {
+                let mut delay = Duration::from_millis(50);
+                let mut attempt = 0;
+                loop {
+                    match self.write_group(&group).await {
+                        Ok(()) => return Ok(()),
+                        Err(e) if attempt < 4 => {
+                            tracing::debug!(error = %e, attempt, "write failed; retrying");
+                            tokio::time::sleep(delay).await;
+                            delay *= 2;
+                            attempt += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn write_group(&self, group: &[(Arc<TableSchema>, &Row)]) -> Result<(), WriteError> {
+        let err = |e: &dyn std::fmt::Display| WriteError(e.to_string());
+        if let [(schema, row)] = group {
+            let statement = self.statement(schema, row).await?;
+            let values = schema.bind(row).map_err(|e| err(&e))?;
+            self.session.execute_unpaged(&statement, values).await.map_err(|e| err(&e))?;
+            return Ok(());
+        }
+        let mut batch = Batch::new(BatchType::Unlogged);
+        batch.set_consistency(self.consistency);
+        batch.set_is_idempotent(true);
+        let mut values = Vec::with_capacity(group.len());
+        for (schema, row) in group {
+            batch.append_statement(self.statement(schema, row).await?);
+            values.push(schema.bind(row).map_err(|e| err(&e))?);
+        }
+        self.session.batch(&batch, values).await.map_err(|e| err(&e))?;
+        Ok(())
+    }
+
+    async fn statement(&self, schema: &TableSchema, row: &Row) -> Result<PreparedStatement, WriteError> {
+        let names: Vec<String> = row.columns.iter().map(|(n, _)| n.clone()).collect();
+        let key = (schema.name.clone(), names);
+        if let Some(s) = self.statements.lock().await.get(&key) {
+            return Ok(s.clone());
+        }
+        let cql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            schema.name,
+            key.1.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "),
+            vec!["?"; key.1.len()].join(", ")
+        );
+        let mut prepared = self
+            .session
+            .prepare(cql.as_str())
+            .await
+            .map_err(|e| WriteError(format!("preparing `{cql}`: {e}")))?;
+        prepared.set_consistency(self.consistency);
+        prepared.set_is_idempotent(true);
+        self.statements.lock().await.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    /// The underlying session, for tests and tools.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+}
+
+/// Splits a CQL script into statements, dropping `--` comments.
+fn cql_statements(text: &str) -> Vec<String> {
+    let without_comments: String = text
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(';')
+        .map(|s| s.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn splits_the_default_schema() {
+        let s = super::cql_statements(include_str!("../../../schemas/cassandra.cql"));
+        assert_eq!(s.len(), 2);
+        assert!(s[0].starts_with("CREATE KEYSPACE IF NOT EXISTS {keyspace}"));
+        assert!(s[1].contains("plugin_version text"));
+    }
+}

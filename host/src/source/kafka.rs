@@ -1,0 +1,331 @@
+//! The consumer thread. librdkafka's rebalance callbacks run on the thread
+//! that polls, so polling gets a thread of its own: there a revoke can block
+//! until the partition's worker has finished its in-flight batch, without
+//! stalling the async runtime the workers run on.
+//!
+//! Offsets: `enable.auto.offset.store=false`; an offset is stored when its
+//! worker sends an [`Ack`] (all records before it are written or
+//! dead-lettered); stored offsets are auto-committed, and committed
+//! synchronously on revoke and on shutdown.
+
+use crate::config::KafkaConfig;
+use crate::metrics::Metrics;
+use crate::model::Origin;
+use anyhow::{Context, Result};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, ClientContext, Offset, Statistics, TopicPartitionList};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How long a revoke or shutdown waits for a worker's in-flight batch.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A consumed record, owned, with its Kafka metadata.
+#[derive(Debug, Clone)]
+pub struct SourceMessage {
+    pub origin: Origin,
+    pub payload: Option<Vec<u8>>,
+}
+
+/// One assigned partition, handed to a worker.
+pub struct PartitionFeed {
+    pub topic: String,
+    pub partition: i32,
+    pub messages: mpsc::Receiver<SourceMessage>,
+    /// Set when the partition is revoked or the host stops: the worker
+    /// finishes its current batch and returns.
+    pub stop: Arc<AtomicBool>,
+    /// The worker drops this when it returns.
+    pub done: std_mpsc::SyncSender<()>,
+}
+
+/// "Every record of `topic`/`partition` before `next_offset` is done."
+#[derive(Debug)]
+pub struct Ack {
+    pub topic: String,
+    pub partition: i32,
+    pub next_offset: i64,
+}
+
+struct PartitionState {
+    tx: mpsc::Sender<SourceMessage>,
+    /// Messages polled while the worker's queue was full.
+    pending: VecDeque<SourceMessage>,
+    paused: bool,
+    stop: Arc<AtomicBool>,
+    done: std_mpsc::Receiver<()>,
+}
+
+type Key = (String, i32);
+
+struct SourceContext {
+    partitions: Mutex<HashMap<Key, PartitionState>>,
+    feeds: mpsc::UnboundedSender<PartitionFeed>,
+    acks: Mutex<std_mpsc::Receiver<Ack>>,
+    buffer: usize,
+    metrics: Arc<Metrics>,
+}
+
+impl ClientContext for SourceContext {
+    fn stats(&self, stats: Statistics) {
+        for (topic, t) in &stats.topics {
+            for (p, s) in &t.partitions {
+                if *p >= 0 && s.consumer_lag >= 0 {
+                    self.metrics.set_lag(topic, *p, s.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SourceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let keys: Vec<Key> = tpl
+                .elements()
+                .iter()
+                .map(|e| (e.topic().to_string(), e.partition()))
+                .collect();
+            tracing::info!(partitions = ?keys, "partitions revoked; finishing their in-flight batches");
+            self.release(consumer, &keys);
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            let mut partitions = self.partitions.lock().expect("partition map");
+            for e in tpl.elements() {
+                let key = (e.topic().to_string(), e.partition());
+                if partitions.contains_key(&key) {
+                    continue;
+                }
+                let (tx, rx) = mpsc::channel(self.buffer);
+                let (done_tx, done_rx) = std_mpsc::sync_channel(1);
+                let stop = Arc::new(AtomicBool::new(false));
+                let feed = PartitionFeed {
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    messages: rx,
+                    stop: stop.clone(),
+                    done: done_tx,
+                };
+                if self.feeds.send(feed).is_err() {
+                    return;
+                }
+                tracing::info!(topic = %key.0, partition = key.1, "partition assigned");
+                partitions.insert(
+                    key,
+                    PartitionState {
+                        tx,
+                        pending: VecDeque::new(),
+                        paused: false,
+                        stop,
+                        done: done_rx,
+                    },
+                );
+            }
+        }
+    }
+}
+
+impl SourceContext {
+    /// Stops the partitions' workers after their in-flight batches, stores
+    /// the offsets they acknowledged, commits, and forgets the partitions.
+    fn release(&self, consumer: &BaseConsumer<Self>, keys: &[Key]) {
+        let states: Vec<(Key, PartitionState)> = {
+            let mut partitions = self.partitions.lock().expect("partition map");
+            keys.iter()
+                .filter_map(|k| partitions.remove(k).map(|s| (k.clone(), s)))
+                .collect()
+        };
+        for (_, state) in &states {
+            state.stop.store(true, Ordering::SeqCst);
+        }
+        for ((topic, partition), state) in states {
+            drop(state.tx);
+            // The worker drops its sender when it returns: Disconnected is the signal.
+            if let Err(std_mpsc::RecvTimeoutError::Timeout) = state.done.recv_timeout(DRAIN_TIMEOUT) {
+                tracing::warn!(%topic, partition, "worker did not finish its batch in time; its uncommitted records will be consumed again by the partition's next owner");
+            }
+        }
+        self.store_acks(consumer);
+        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+            // Nothing stored since the last commit is the common, harmless case.
+            tracing::debug!(error = %e, "commit after release");
+        }
+    }
+
+    fn store_acks(&self, consumer: &BaseConsumer<Self>) {
+        let acks = self.acks.lock().expect("ack channel");
+        let mut tpl = TopicPartitionList::new();
+        while let Ok(ack) = acks.try_recv() {
+            let _ = tpl.set_partition_offset(&ack.topic, ack.partition, Offset::Offset(ack.next_offset));
+            if tpl.find_partition(&ack.topic, ack.partition).is_none() {
+                let _ = tpl.add_partition_offset(&ack.topic, ack.partition, Offset::Offset(ack.next_offset));
+            }
+        }
+        if tpl.count() > 0 {
+            if let Err(e) = consumer.store_offsets(&tpl) {
+                tracing::debug!(error = %e, "storing offsets of partitions no longer assigned");
+            }
+        }
+    }
+}
+
+/// The running consumer thread.
+pub struct KafkaSource {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl KafkaSource {
+    /// Subscribes to `topics` and starts polling. New partitions arrive on
+    /// `feeds`; workers acknowledge progress on the returned sender. Setting
+    /// `shutdown` stops fetching, lets workers finish, commits and returns.
+    pub fn start(
+        config: &KafkaConfig,
+        topics: &[String],
+        buffer: usize,
+        feeds: mpsc::UnboundedSender<PartitionFeed>,
+        shutdown: Arc<AtomicBool>,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Self, std_mpsc::Sender<Ack>)> {
+        let (ack_tx, ack_rx) = std_mpsc::channel();
+        let mut client = ClientConfig::new();
+        client
+            .set("bootstrap.servers", &config.brokers)
+            .set("group.id", &config.group_id)
+            .set("enable.auto.offset.store", "false")
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("auto.offset.reset", &config.auto_offset_reset)
+            .set("statistics.interval.ms", "5000")
+            .set("enable.partition.eof", "false");
+        for (k, v) in &config.options {
+            client.set(k, v);
+        }
+        let context = SourceContext {
+            partitions: Mutex::new(HashMap::new()),
+            feeds,
+            acks: Mutex::new(ack_rx),
+            buffer: buffer.max(1),
+            metrics,
+        };
+        let consumer: BaseConsumer<SourceContext> = client
+            .create_with_context(context)
+            .with_context(|| format!("creating a Kafka consumer for {}", config.brokers))?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&names)
+            .with_context(|| format!("subscribing to {}", names.join(", ")))?;
+        let thread = std::thread::Builder::new()
+            .name("kafka-poll".into())
+            .spawn(move || poll_loop(consumer, shutdown))
+            .context("spawning the Kafka poll thread")?;
+        Ok((KafkaSource { thread }, ack_tx))
+    }
+
+    /// Waits for the poll thread to finish (after shutdown was set).
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+fn poll_loop(consumer: BaseConsumer<SourceContext>, shutdown: Arc<AtomicBool>) {
+    while !shutdown.load(Ordering::SeqCst) {
+        consumer.context().store_acks(&consumer);
+        forward_pending(&consumer);
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Err(e)) => tracing::warn!(error = %e, "Kafka consumer error; librdkafka retries by itself"),
+            Some(Ok(m)) => {
+                let message = SourceMessage {
+                    origin: Origin {
+                        topic: m.topic().to_string(),
+                        partition: m.partition(),
+                        offset: m.offset(),
+                        timestamp: m.timestamp().to_millis(),
+                        key: m.key().map(<[u8]>::to_vec),
+                        headers: m
+                            .headers()
+                            .map(|hs| {
+                                hs.iter()
+                                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    },
+                    payload: m.payload().map(<[u8]>::to_vec),
+                };
+                route(&consumer, message);
+            }
+        }
+    }
+    tracing::info!("stopping: finishing in-flight batches and committing offsets");
+    let keys: Vec<Key> = consumer
+        .context()
+        .partitions
+        .lock()
+        .expect("partition map")
+        .keys()
+        .cloned()
+        .collect();
+    if let Ok(assignment) = consumer.assignment() {
+        let _ = consumer.pause(&assignment);
+    }
+    consumer.context().release(&consumer, &keys);
+    consumer.unsubscribe();
+}
+
+/// Hands a message to its partition's worker, or parks it and pauses the
+/// partition when the worker's queue is full (polling goes on for the rest).
+fn route(consumer: &BaseConsumer<SourceContext>, message: SourceMessage) {
+    let key = (message.origin.topic.clone(), message.origin.partition);
+    let mut partitions = consumer.context().partitions.lock().expect("partition map");
+    let Some(state) = partitions.get_mut(&key) else {
+        return; // revoked meanwhile: its next owner reads it again
+    };
+    consumer.context().metrics.record_in(&key.0);
+    if !state.pending.is_empty() {
+        state.pending.push_back(message);
+        return;
+    }
+    if let Err(mpsc::error::TrySendError::Full(message)) = state.tx.try_send(message) {
+        state.pending.push_back(message);
+        if !state.paused {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&key.0, key.1);
+            if consumer.pause(&tpl).is_ok() {
+                state.paused = true;
+                tracing::debug!(topic = %key.0, partition = key.1, "partition paused: its worker is behind");
+            }
+        }
+    }
+}
+
+/// Moves parked messages into queues that have room again; resumes a
+/// partition once its parked messages are all handed over.
+fn forward_pending(consumer: &BaseConsumer<SourceContext>) {
+    let mut partitions = consumer.context().partitions.lock().expect("partition map");
+    for ((topic, partition), state) in partitions.iter_mut() {
+        while let Some(message) = state.pending.pop_front() {
+            match state.tx.try_send(message) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(m)) | Err(mpsc::error::TrySendError::Closed(m)) => {
+                    state.pending.push_front(m);
+                    break;
+                }
+            }
+        }
+        if state.paused && state.pending.is_empty() {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(topic, *partition);
+            if consumer.resume(&tpl).is_ok() {
+                state.paused = false;
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+# Sluice tasks. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Build every plugin under plugins/ into plugins/dist/<name>.wasm
+build-plugins:
+    bash scripts/build-plugins.sh plugins plugins/dist
+
+# Build the misbehaving test guests (endless loop, memory bomb, ...) into target/test-guests
+build-test-guests:
+    bash scripts/build-plugins.sh test-guests target/test-guests
+
+# Build the host binary (release)
+build: build-plugins
+    cargo build --release -p host
+
+# Start Kafka, the Schema Registry and Cassandra on 127.0.0.1 (downloads them the first time)
+up:
+    bash scripts/services.sh up
+
+# Stop the services started by `just up`
+down:
+    bash scripts/services.sh down
+
+# Which services run
+status:
+    bash scripts/services.sh status
+
+# Unit tests, then integration tests against the real services (started and stopped here)
+test: build-plugins build-test-guests
+    cargo test --workspace --lib --bins
+    cargo test -p host --test engine
+    bash scripts/with-services.sh cargo test -p host --tests -- --test-threads=2
+
+# Formatting and lints, as CI checks them
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
