@@ -1,0 +1,60 @@
+//! Test guest: imports WASI's environment and preopens and answers every
+//! record with one row counting what it sees (`env_vars`, `args`,
+//! `preopens`), so tests can check the host's WASI context grants nothing.
+
+wit_bindgen::generate!({
+    // The contract first, so the probe's world can include it.
+    path: ["../../wit", "wit"],
+    world: "sluice-test:wasi-probe/wasi-probe",
+    // Only this crate uses these interfaces: generate them all here.
+    generate_all,
+});
+
+// The world-level `use` of the contract already brings InputRecord, Outcome, PluginInfo.
+use sluice::transform::types::{Cell, Column, Row};
+use wasi::cli::environment;
+use wasi::filesystem::preopens;
+
+struct WasiProbe;
+
+impl Guest for WasiProbe {
+    fn metadata() -> PluginInfo {
+        PluginInfo {
+            name: "wasi-probe".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "counts the env vars, args and preopens WASI grants".into(),
+        }
+    }
+
+    fn init(_config: Vec<(String, String)>) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn transform(batch: Vec<InputRecord>) -> Vec<Outcome> {
+        let count = |n: usize| Cell::Int(n as i32);
+        let columns = vec![
+            Column {
+                name: "env_vars".into(),
+                value: count(environment::get_environment().len()),
+            },
+            Column {
+                name: "args".into(),
+                value: count(environment::get_arguments().len()),
+            },
+            Column {
+                name: "preopens".into(),
+                value: count(preopens::get_directories().len()),
+            },
+        ];
+        let row = Row {
+            table: None,
+            columns,
+        };
+        batch
+            .iter()
+            .map(|_| Outcome::Rows(vec![row.clone()]))
+            .collect()
+    }
+}
+
+export!(WasiProbe);
