@@ -30,6 +30,8 @@ pub enum LoadError {
     Compile { what: String, message: String },
     #[error("{what} does not fit the sluice:transform@0.1.0 `transformer` world: {message}. Rebuild it against this host's wit/ (`just build-plugins`)")]
     World { what: String, message: String },
+    #[error("{what} imports what this host does not grant: {message}. A plugin may import only sluice:transform/log, sluice:transform/clock and WASI 0.2 (which grants nothing); remove the import")]
+    Import { what: String, message: String },
     #[error("{what} refused its configuration: {message}")]
     Init { what: String, message: String },
     #[error("{what} failed while loading: {message}")]
@@ -102,15 +104,16 @@ impl Plugin {
             what: what.clone(),
             message: format!("{e:#}"),
         })?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| LoadError::World {
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| LoadError::Import {
             what: what.clone(),
-            message: format!(
-                "{e:#} (a plugin may import only sluice:transform/log, sluice:transform/clock and WASI 0.2, which grants nothing)"
-            ),
+            message: import_error(engine, &component, &e),
         })?;
         let pre = TransformerPre::new(instance_pre).map_err(|e| LoadError::World {
             what: what.clone(),
-            message: format!("{e:#}"),
+            message: format!(
+                "{e:#}; the world declares {}",
+                REQUIRED_EXPORTS.iter().map(|(n, sig)| format!("`{n}: {sig}`")).collect::<Vec<_>>().join(", ")
+            ),
         })?;
         let hash = hex(&Sha256::digest(bytes));
         let mut plugin = Plugin {
@@ -185,6 +188,13 @@ impl Plugin {
                 // Not a per-record failure: every record gets the same error.
                 results.extend(batch.iter().map(|_| Err(CallError::Contract(message.clone()))))
             }
+            Err(CallError::Trap(message)) if message.starts_with(DEADLINE) => {
+                // Halving would pay the full deadline again at every level:
+                // go straight to single records, so only the slow one waits.
+                for record in batch {
+                    self.transform_isolating(std::slice::from_ref(record), results);
+                }
+            }
             Err(_) => {
                 let (left, right) = batch.split_at(batch.len() / 2);
                 self.transform_isolating(left, results);
@@ -201,11 +211,11 @@ impl Plugin {
             Ok(Err(message)) => {
                 return Err(CallError::Contract(format!("init refused the config it accepted at load: {message}")))
             }
-            Err(e) => return Err(CallError::Trap(format!("in init: {e:#}"))),
+            Err(e) => return Err(CallError::Trap(format!("in init: {}", trap_message(&e, &self.limits)))),
         }
         let outcomes = instance
             .call_transform(&mut store, batch)
-            .map_err(|e| CallError::Trap(trap_message(&e)))?;
+            .map_err(|e| CallError::Trap(trap_message(&e, &self.limits)))?;
         if store.data().logs_dropped > 0 {
             tracing::warn!(plugin = %self.info, dropped = store.data().logs_dropped, "plugin log events over the per-call limit were dropped");
         }
@@ -285,19 +295,50 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
     }
 }
 
+/// How a deadline trap's message starts; bisection looks for it.
+const DEADLINE: &str = "the call ran past its deadline";
+
 /// A trap's reason in one line, with the cause wasmtime gives (deadline,
 /// memory cap, unreachable) rather than a backtrace.
-fn trap_message(e: &wasmtime::Error) -> String {
+fn trap_message(e: &wasmtime::Error, limits: &Limits) -> String {
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        let what = match trap {
-            wasmtime::Trap::Interrupt => "the call ran past its deadline (limits.call-timeout)".to_string(),
+        return match trap {
+            wasmtime::Trap::Interrupt => format!(
+                "{DEADLINE} of {} (limits.call-timeout)",
+                humantime::format_duration(limits.call_timeout)
+            ),
             wasmtime::Trap::UnreachableCodeReached => "unreachable executed (a panic in the plugin?)".to_string(),
             other => other.to_string(),
         };
-        return what;
     }
-    let text = format!("{e:#}");
-    text.lines().next().unwrap_or_default().to_string()
+    let cause = e.root_cause().to_string();
+    if cause.contains("growing memory") {
+        return format!(
+            "ran out of memory: {cause}; the limit is {} MiB (limits.memory-bytes)",
+            limits.memory_bytes >> 20
+        );
+    }
+    // Skip wasmtime's backtrace header; the first real sentence says what happened.
+    e.chain()
+        .map(|c| c.to_string())
+        .find(|m| !m.starts_with("error while executing at wasm backtrace"))
+        .unwrap_or(cause)
+}
+
+/// Names the imports the linker cannot satisfy.
+fn import_error(engine: &Engine, component: &Component, e: &wasmtime::Error) -> String {
+    let granted = ["sluice:transform/", "wasi:"];
+    let ungranted: Vec<String> = component
+        .component_type()
+        .imports(engine.wasmtime())
+        .map(|(name, _)| name.to_string())
+        .filter(|name| !granted.iter().any(|g| name.starts_with(g)))
+        .collect();
+    if ungranted.is_empty() {
+        format!("{}", e.root_cause())
+    } else {
+        format!("it imports {}", ungranted.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
