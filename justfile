@@ -26,11 +26,14 @@ down:
 status:
     bash scripts/services.sh status
 
-# Unit tests, then integration tests against the real services (started and stopped here)
-test: build-plugins build-test-guests
-    cargo test --workspace --lib --bins
-    cargo test -p host --test engine
-    bash scripts/with-services.sh cargo test -p host --tests -- --test-threads=2
+# Install what a fresh machine lacks (just, a wasm32 toolchain)
+setup:
+    bash scripts/setup.sh
+
+# Every test: unit tests, engine tests on the test guests, and integration
+# tests against the real services (started here if not running, and stopped after)
+test: setup build-plugins build-test-guests
+    bash scripts/with-services.sh cargo test --workspace
 
 # Formatting and lints, as CI checks them
 lint:

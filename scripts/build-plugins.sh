@@ -77,7 +77,9 @@ esac
 cargo build -q -p componentize --target-dir "$root/target"
 for p in "${packages[@]}"; do
   module="$target_dir/$wasm_target/release/${p//-/_}.wasm"
-  "$root/target/debug/componentize" "$module" "$out/$p.wasm"
+  # Write then rename, so a host watching the file never reads half of it.
+  "$root/target/debug/componentize" "$module" "$out/.$p.wasm.tmp"
+  mv -f "$out/.$p.wasm.tmp" "$out/$p.wasm"
   say "$out/$p.wasm ($(( $(stat -c %s "$out/$p.wasm") / 1024 )) KiB)"
 done
 say "built ${#packages[@]} plugin(s) in $(( $(date +%s) - start )) s"

@@ -17,6 +17,48 @@ pub enum Command {
     /// Run a pipeline: consume Kafka, transform, write Cassandra. With
     /// `--input FILE`, a dry run: JSON lines through the plugin, rows to stdout.
     Run(RunArgs),
+    /// Fetch users from a randomuser.me-compatible API and produce them to
+    /// Kafka, keyed by `login.uuid`, as Avro (schema in the registry) or JSON.
+    Ingest(crate::ingest::IngestArgs),
+    /// Serve randomuser.me-shaped users over HTTP (offline use, demos, tests);
+    /// the same seed gives the same users.
+    UsersApi(crate::users_api::UsersApiArgs),
+    /// Manage the plugin of a running host: deploy a new version, roll back, show status.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Send a new plugin version to a running host. It is validated (world,
+    /// init, a sample run, the live tables) and swapped in without a restart.
+    Deploy {
+        /// The component file.
+        file: PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Make the previous version current again (it is still compiled: instant).
+    Rollback {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Show the active version, earlier ones, first offsets and swap stalls.
+    Status {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+/// Where the running host's admin endpoint is.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The admin endpoint of the running host.
+    #[arg(long, env = "SLUICE_ADMIN_URL", default_value = "http://127.0.0.1:9180")]
+    pub admin: String,
+    /// The admin token (as set on the host with admin.token / SLUICE_ADMIN_TOKEN).
+    #[arg(long, env = "SLUICE_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -63,6 +105,9 @@ pub struct RunArgs {
     /// Admin endpoint address (overrides admin.listen).
     #[arg(long)]
     pub admin_listen: Option<String>,
+    /// Do not watch the plugin file for new versions.
+    #[arg(long)]
+    pub no_watch: bool,
 }
 
 impl RunArgs {

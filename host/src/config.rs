@@ -19,6 +19,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub admin: AdminConfig,
     pub limits: Limits,
+    pub breaker: crate::pipeline::BreakerConfig,
 }
 
 /// Where records come from.

@@ -48,12 +48,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let runtime = tokio::runtime::Runtime::new()?;
                     runtime.block_on(host::pipeline::run(
                         config,
-                        host::pipeline::RunOptions { plugin_path: path },
+                        host::pipeline::RunOptions {
+                            watch: !args.no_watch,
+                            ..host::pipeline::RunOptions::new(path)
+                        },
                         shutdown_signal(),
                     ))?;
                     Ok(ExitCode::SUCCESS)
                 }
             }
+        }
+        Command::Ingest(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let summary = runtime.block_on(host::ingest::run_until(args, shutdown_signal()))?;
+            eprintln!("ingest: {summary}");
+            Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Plugin(command) => {
+            tokio::runtime::Runtime::new()?.block_on(host::plugin_cli::run(command))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::UsersApi(args) => {
+            tokio::runtime::Runtime::new()?.block_on(host::users_api::run(args))?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

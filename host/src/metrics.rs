@@ -30,6 +30,7 @@ pub struct Metrics {
     swaps: Counter,
     rejected_deploys: Counter,
     swap_stall_seconds: Histogram,
+    breaker_open: Gauge,
 }
 
 impl Default for Metrics {
@@ -54,6 +55,7 @@ impl Metrics {
             swaps: Counter::default(),
             rejected_deploys: Counter::default(),
             swap_stall_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            breaker_open: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register("records_in", "Records consumed from Kafka", m.records_in.clone());
@@ -68,6 +70,7 @@ impl Metrics {
         registry.register("plugin_swaps", "Hot swaps completed", m.swaps.clone());
         registry.register("plugin_rejected_deploys", "Deploys refused by validation", m.rejected_deploys.clone());
         registry.register("plugin_swap_stall_seconds", "Per partition: last record of the old version to first of the new", m.swap_stall_seconds.clone());
+        registry.register("breaker_open", "1 while the plugin breaker holds consumption", m.breaker_open.clone());
         Metrics { registry, ..m }
     }
 
@@ -115,6 +118,10 @@ impl Metrics {
     }
     pub fn swap_stall_seconds(&self, s: f64) {
         self.swap_stall_seconds.observe(s);
+    }
+
+    pub fn set_breaker_open(&self, open: bool) {
+        self.breaker_open.set(open as i64);
     }
 
     /// The metrics in Prometheus text format.

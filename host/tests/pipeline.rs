@@ -34,7 +34,7 @@ fn config(topic: &str, keyspace: &str, group: &str) -> Config {
 /// Runs the pipeline in the background; send on the returned channel to stop it.
 fn start(config: Config) -> (oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let (tx, rx) = oneshot::channel();
-    let opts = host::pipeline::RunOptions { plugin_path: plugin_path() };
+    let opts = host::pipeline::RunOptions { watch: false, ..host::pipeline::RunOptions::new(plugin_path()) };
     let handle = tokio::spawn(host::pipeline::run(config, opts, async {
         let _ = rx.await;
     }));

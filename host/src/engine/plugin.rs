@@ -115,7 +115,7 @@ impl Plugin {
                 REQUIRED_EXPORTS.iter().map(|(n, sig)| format!("`{n}: {sig}`")).collect::<Vec<_>>().join(", ")
             ),
         })?;
-        let hash = hex(&Sha256::digest(bytes));
+        let hash = content_hash(bytes);
         let mut plugin = Plugin {
             info: PluginInfo {
                 name: what.clone(),
@@ -339,6 +339,11 @@ fn import_error(engine: &Engine, component: &Component, e: &wasmtime::Error) -> 
     } else {
         format!("it imports {}", ungranted.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
     }
+}
+
+/// The SHA-256 of a component's bytes, in hex: a version's identity.
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 fn hex(bytes: &[u8]) -> String {

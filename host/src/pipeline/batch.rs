@@ -21,7 +21,11 @@ use std::time::{Duration, Instant};
 pub(crate) struct Shared {
     pub slot: Arc<super::PluginSlot>,
     pub decoder: Decoder,
-    pub sink: Sink,
+    pub sink: Arc<Sink>,
+    pub recent: Arc<super::deploy::RecentRecords>,
+    pub breaker: Arc<super::breaker::Breaker>,
+    pub deployer: Arc<super::Deployer>,
+    pub history: Arc<super::history::SwapHistory>,
     pub dead_letters: DeadLetters,
     pub metrics: Arc<Metrics>,
     pub default_table: String,
@@ -29,24 +33,30 @@ pub(crate) struct Shared {
     pub plugin_retries: u32,
 }
 
-/// The batch was given up without finishing (the host is stopping or the
-/// partition was revoked during an outage); its offset must not be stored.
+/// Why a batch did not finish; its offset must not be stored either way.
 #[derive(Debug)]
-pub(crate) struct Abandoned;
+pub(crate) enum Unfinished {
+    /// Given up: the host is stopping or the partition was revoked during an outage.
+    Abandoned,
+    /// Held by the open breaker (`tripped`: this batch opened it). It is
+    /// processed again once a new version is active.
+    Held { tripped: bool },
+}
+use Unfinished::Abandoned;
 
 /// Processes one batch with the plugin version `active`.
 pub(crate) async fn process(
     shared: &Shared,
     active: &Arc<ActivePlugin>,
-    batch: Vec<SourceMessage>,
+    batch: &[SourceMessage],
     stop: &AtomicBool,
-) -> Result<(), Abandoned> {
+) -> Result<(), Unfinished> {
     let started = Instant::now();
     let mut dead: Vec<DeadLetter<'_>> = Vec::new();
 
     // Decode.
     let mut decoded: Vec<(&SourceMessage, Record)> = Vec::with_capacity(batch.len());
-    for message in &batch {
+    for message in batch {
         let value = retry_outage(stop, "the schema registry", || async {
             match shared.decoder.decode(message.payload.as_deref()).await {
                 Err(e) if e.is_transient() => Err(e.to_string()),
@@ -60,7 +70,12 @@ pub(crate) async fn process(
         }
     }
 
-    // Transform; records the plugin asks to retry go round again.
+    if let Some((_, record)) = decoded.last() {
+        shared.recent.push(record.clone());
+    }
+
+    // Transform; records the plugin asks to retry go round again, decoded anew
+    // (a call consumes its input).
     let mut rows: Vec<(&SourceMessage, Vec<Row>)> = Vec::new();
     let mut pending = decoded;
     let mut attempt = 0;
@@ -72,8 +87,7 @@ pub(crate) async fn process(
             .await
             .expect("the plugin call does not panic the host");
         shared.metrics.plugin_call_seconds(call_started.elapsed().as_secs_f64());
-        pending = Vec::new();
-        let mut retry_reasons = Vec::new();
+        let mut retry: Vec<(&SourceMessage, String)> = Vec::new();
         for (message, result) in messages.into_iter().zip(results) {
             match result {
                 Ok(Outcome::Rows(r)) => rows.push((message, r)),
@@ -86,15 +100,11 @@ pub(crate) async fn process(
                         None => m,
                     },
                 }),
-                Ok(Outcome::Retry(reason)) if attempt < shared.plugin_retries => {
-                    retry_reasons.push(reason);
-                    let value = crate::json::tree_from_value(&serde_json::Value::Null);
-                    pending.push((message, Record { origin: message.origin.clone(), value }));
-                }
+                Ok(Outcome::Retry(reason)) if attempt < shared.plugin_retries => retry.push((message, reason)),
                 Ok(Outcome::Retry(reason)) => dead.push(DeadLetter {
                     message,
                     reason: Reason::PluginRetry,
-                    error: format!("still failing after {attempt} retries: {reason}"),
+                    error: format!("still asking to retry after {attempt} retries: {reason}"),
                 }),
                 Err(e) => dead.push(DeadLetter {
                     message,
@@ -106,17 +116,26 @@ pub(crate) async fn process(
                 }),
             }
         }
-        if !pending.is_empty() {
-            // Re-decode the records to retry: the first call consumed their values.
-            for (message, record) in &mut pending {
-                if let Ok(v) = shared.decoder.decode(message.payload.as_deref()).await {
-                    record.value = v;
-                }
-            }
+        pending = Vec::new();
+        if let Some((_, reason)) = retry.first() {
             attempt += 1;
-            tracing::warn!(records = pending.len(), attempt, reason = %retry_reasons.first().cloned().unwrap_or_default(), "plugin asked to retry records");
+            tracing::warn!(records = retry.len(), attempt, %reason, "plugin asked to retry records");
             tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
         }
+        for (message, _) in retry {
+            // These decoded fine a moment ago; decode them again the same way.
+            if let Ok(value) = shared.decoder.decode(message.payload.as_deref()).await {
+                pending.push((message, Record { origin: message.origin.clone(), value }));
+            }
+        }
+    }
+
+    // A plugin failing on most records is broken: hold the batch rather
+    // than dead-letter good data.
+    let failed = dead.iter().filter(|d| matches!(d.reason, Reason::PluginError | Reason::PluginTrap | Reason::PluginLimit)).count() as u64;
+    let tripped = shared.breaker.record(failed, batch.len() as u64);
+    if tripped || shared.breaker.is_open() {
+        return Err(Unfinished::Held { tripped });
     }
 
     // Check every row against its table; a record with any misfit row is
@@ -168,7 +187,7 @@ pub(crate) async fn process(
         for (table, n) in per_table {
             shared.metrics.rows_written(table, n);
         }
-        Ok::<(), Abandoned>(())
+        Ok::<(), Unfinished>(())
     };
     let write_dead = async {
         for letter in &dead {
@@ -184,7 +203,7 @@ pub(crate) async fn process(
             let o = &letter.message.origin;
             tracing::warn!(topic = %o.topic, partition = o.partition, offset = o.offset, reason = letter.reason.as_str(), error = %letter.error, "record dead-lettered");
         }
-        Ok::<(), Abandoned>(())
+        Ok::<(), Unfinished>(())
     };
     let (a, b) = tokio::join!(write_rows, write_dead);
     a?;
@@ -195,7 +214,7 @@ pub(crate) async fn process(
 
 /// Runs `op` until it succeeds, backing off between attempts. Gives up only
 /// when `stop` is set (then the batch is abandoned, its offset not stored).
-async fn retry_outage<T, F, Fut>(stop: &AtomicBool, what: &str, mut op: F) -> Result<T, Abandoned>
+async fn retry_outage<T, F, Fut>(stop: &AtomicBool, what: &str, mut op: F) -> Result<T, Unfinished>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,

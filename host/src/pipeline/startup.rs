@@ -2,7 +2,9 @@
 //! live tables before consuming anything, then run until a shutdown signal.
 
 use super::batch::Shared;
-use super::slot::{ActivePlugin, PluginSlot};
+use super::deploy::{Deployer, RecentRecords};
+use super::history::SwapHistory;
+use super::slot::PluginSlot;
 use super::worker::{self, BatchShape};
 use crate::config::Config;
 use crate::decode::{Decoder, Format};
@@ -22,6 +24,16 @@ use std::sync::Arc;
 pub struct RunOptions {
     /// The resolved plugin file.
     pub plugin_path: PathBuf,
+    /// Deploy the file again whenever it changes (hot reload).
+    pub watch: bool,
+    /// Receives the admin endpoint's bound address (useful with port 0).
+    pub admin_addr: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+}
+
+impl RunOptions {
+    pub fn new(plugin_path: PathBuf) -> Self {
+        RunOptions { plugin_path, watch: true, admin_addr: None }
+    }
 }
 
 /// Runs the pipeline until `shutdown` resolves; then stops fetching,
@@ -40,8 +52,8 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     .await??;
     tracing::info!(plugin = %plugin.info(), hash = %&plugin.hash()[..12], "plugin loaded");
 
-    let sink = Sink::connect(&config.cassandra).await?;
-    check_plugin_against_tables(&plugin, &sink, &config).await?;
+    let sink = Arc::new(Sink::connect(&config.cassandra).await?);
+    check_plugin(&plugin, &sink, &config, Vec::new()).await?;
 
     let registry = if config.pipeline.format == "json" {
         None
@@ -54,10 +66,34 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
 
     metrics.set_active_plugin(&plugin.info().name, &plugin.info().version, plugin.hash());
     let slot = Arc::new(PluginSlot::new(plugin, options.plugin_path.display().to_string()));
+    let history = Arc::new(SwapHistory::default());
+    history.activated(&slot.current());
+    let recent = Arc::new(RecentRecords::default());
+    let breaker = Arc::new(super::breaker::Breaker::new(config.breaker.clone()));
+    let deployer = Arc::new(Deployer {
+        engine: engine.clone(),
+        slot: slot.clone(),
+        sink: sink.clone(),
+        config: config.clone(),
+        recent: recent.clone(),
+        metrics: metrics.clone(),
+        history: history.clone(),
+        breaker: breaker.clone(),
+        busy: tokio::sync::Mutex::new(()),
+    });
+    let _watcher = if options.watch {
+        Some(super::watch::watch(&options.plugin_path, deployer.clone())?)
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
         slot,
         decoder: Decoder::new(Format::parse(&config.pipeline.format)?, registry),
         sink,
+        recent,
+        breaker,
+        deployer: deployer.clone(),
+        history,
         dead_letters,
         metrics: metrics.clone(),
         default_table: config.pipeline.default_table.clone(),
@@ -65,7 +101,11 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
         plugin_retries: config.pipeline.plugin_retries,
     });
 
-    let admin = crate::admin::serve(&config.admin, metrics.clone()).await?;
+    let admin = crate::admin::serve(&config.admin, metrics.clone(), deployer.clone()).await?;
+    if let Some(tx) = options.admin_addr {
+        let _ = tx.send(admin.1);
+    }
+    let admin = admin.0;
 
     let stop = Arc::new(AtomicBool::new(false));
     let (feeds_tx, mut feeds) = tokio::sync::mpsc::unbounded_channel();
@@ -104,12 +144,18 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     Ok(())
 }
 
-/// Runs the plugin on sample records and checks its rows against the live
-/// tables, so a plugin that cannot write is refused before anything is consumed.
-pub(crate) async fn check_plugin_against_tables(plugin: &Plugin, sink: &Sink, config: &Config) -> Result<()> {
-    let samples = sample_records(config)?;
+/// Runs the plugin on `recent` records plus the samples and checks its rows
+/// against the live tables, so a plugin that cannot write is refused before
+/// anything is consumed (or before it replaces the running version).
+/// Returns the number of records tried.
+pub(crate) async fn check_plugin(plugin: &Plugin, sink: &Sink, config: &Config, recent: Vec<Record>) -> Result<usize> {
+    let mut samples = recent;
+    samples.extend(sample_records(config)?);
     let n = samples.len();
-    let results = plugin.transform(samples);
+    let results = {
+        let plugin_ref = &plugin;
+        tokio::task::block_in_place(|| plugin_ref.transform(samples))
+    };
     let mut rows_checked = 0;
     for (i, result) in results.into_iter().enumerate() {
         let rows = match result {
@@ -126,8 +172,11 @@ pub(crate) async fn check_plugin_against_tables(plugin: &Plugin, sink: &Sink, co
             rows_checked += 1;
         }
     }
+    if rows_checked == 0 && n > 0 {
+        tracing::warn!(plugin = %plugin.info(), samples = n, "the plugin produced no rows from the samples; its output could not be checked against the tables");
+    }
     tracing::info!(plugin = %plugin.info(), samples = n, rows_checked, "plugin output fits the live tables");
-    Ok(())
+    Ok(n)
 }
 
 /// The records a plugin is tried on: `pipeline.sample-file`, or generated users.
@@ -180,5 +229,3 @@ async fn ensure_topics(config: &Config, dead_letters: &DeadLetters) -> Result<()
     Ok(())
 }
 
-/// Logs and records where a plugin version starts on a partition.
-pub(crate) fn note_first_offset(_shared: &Shared, _active: &Arc<ActivePlugin>, _topic: &str, _partition: i32, _offset: i64) {}

@@ -2,6 +2,7 @@
 //! offset, repeat; stop after the in-flight batch when told to.
 
 use super::batch::{self, Shared};
+use super::history::Stall;
 use crate::source::{Ack, PartitionFeed};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
@@ -16,7 +17,9 @@ pub(crate) struct BatchShape {
 
 pub(crate) async fn run(mut feed: PartitionFeed, shared: Arc<Shared>, acks: std_mpsc::Sender<Ack>, shape: BatchShape) {
     let (topic, partition) = (feed.topic.clone(), feed.partition);
-    let mut last_version: Option<String> = None;
+    // The version of the previous batch and when that batch was acknowledged:
+    // a swap's stall is measured from there to the new version's first ack.
+    let mut last: Option<(String, Instant)> = None;
     loop {
         if feed.stop.load(Ordering::SeqCst) {
             break;
@@ -37,19 +40,68 @@ pub(crate) async fn run(mut feed: PartitionFeed, shared: Arc<Shared>, acks: std_
         }
         let first_offset = messages[0].origin.offset;
         let next_offset = messages.last().map(|m| m.origin.offset + 1).unwrap_or(first_offset);
-        let active = shared.slot.current();
-        let version = format!("{}#{}", active.plugin.info(), &active.plugin.hash()[..12]);
-        if last_version.as_deref() != Some(version.as_str()) {
-            tracing::info!(%topic, partition, first_offset, plugin = %version, "plugin version takes over the partition at this offset");
-            super::startup::note_first_offset(&shared, &active, &topic, partition, first_offset);
-            last_version = Some(version);
-        }
-        match batch::process(&shared, &active, messages, &feed.stop).await {
-            Ok(()) => {
-                let _ = acks.send(Ack { topic: topic.clone(), partition, next_offset });
+        // Process with the current version; if the breaker holds the batch,
+        // wait for a new version and process it again with that one.
+        let processed_by = loop {
+            let active = shared.slot.current();
+            match batch::process(&shared, &active, &messages, &feed.stop).await {
+                Ok(()) => break Some(active),
+                Err(batch::Unfinished::Held { tripped }) => {
+                    if tripped {
+                        on_trip(&shared).await;
+                    }
+                    tokio::select! {
+                        _ = shared.breaker.closed() => continue,
+                        _ = wait_stop(&feed.stop) => break None,
+                    }
+                }
+                Err(batch::Unfinished::Abandoned) => break None,
             }
-            Err(batch::Abandoned) => break,
+        };
+        let Some(active) = processed_by else { break };
+        let _ = acks.send(Ack { topic: topic.clone(), partition, next_offset });
+        let now = Instant::now();
+        let hash = active.plugin.hash().to_string();
+        if last.as_ref().map(|(h, _)| h != &hash).unwrap_or(true) {
+            tracing::info!(%topic, partition, first_offset, plugin = %active.plugin.info(), hash = %&hash[..12], "plugin version took over the partition at this offset");
+            shared.history.first_offset(&hash, &topic, partition, first_offset);
+            if let Some((from, at)) = &last {
+                let stall = now.duration_since(*at);
+                shared.metrics.swap_stall_seconds(stall.as_secs_f64());
+                shared.history.stall(Stall {
+                    partition: format!("{topic}/{partition}"),
+                    from_hash: from.clone(),
+                    to_hash: hash.clone(),
+                    millis: stall.as_secs_f64() * 1e3,
+                });
+            }
         }
+        last = Some((hash, now));
     }
     tracing::debug!(%topic, partition, "partition worker stopped");
+}
+
+/// The breaker just opened: say so loudly, and roll back if allowed.
+async fn on_trip(shared: &Shared) {
+    shared.metrics.set_breaker_open(true);
+    let config = shared.breaker.config();
+    let active = shared.slot.current();
+    tracing::error!(
+        plugin = %active.plugin.info(),
+        failure_ratio = config.failure_ratio,
+        window = %humantime::format_duration(config.window),
+        "plugin failing on too many records: breaker open, consumption held (nothing dead-lettered or committed); deploy a fix or roll back (`host plugin rollback`)"
+    );
+    if config.rollback {
+        match shared.deployer.rollback().await {
+            Ok(info) => tracing::warn!(plugin = %info, "breaker: rolled back automatically (breaker.rollback = true)"),
+            Err(e) => tracing::error!(error = %e, "breaker: automatic rollback impossible; waiting for an operator"),
+        }
+    }
+}
+
+async fn wait_stop(stop: &std::sync::atomic::AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

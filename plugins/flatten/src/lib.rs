@@ -98,6 +98,7 @@ fn uuid(user: &Value<'_>, path: &str) -> Result<String, InputError> {
     }
 }
 
+#[cfg(feature = "export")]
 sluice_plugin::export_transform!(Flatten);
 
 #[cfg(test)]
