@@ -75,6 +75,7 @@ async fn status(State(s): State<AdminState>) -> impl IntoResponse {
         },
         "versions": s.deployer.history.versions(),
         "stalls": s.deployer.history.stalls(),
+        "live": s.metrics.live.snapshot(),
     }))
 }
 

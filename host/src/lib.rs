@@ -18,6 +18,7 @@ pub mod dryrun;
 pub mod engine;
 pub mod ingest;
 pub mod json;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

@@ -31,6 +31,8 @@ pub struct Metrics {
     rejected_deploys: Counter,
     swap_stall_seconds: Histogram,
     breaker_open: Gauge,
+    /// Recent activity for the status page.
+    pub live: crate::live::Live,
 }
 
 impl Default for Metrics {
@@ -56,6 +58,7 @@ impl Metrics {
             rejected_deploys: Counter::default(),
             swap_stall_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             breaker_open: Gauge::default(),
+            live: crate::live::Live::default(),
             registry: Registry::default(),
         };
         registry.register("records_in", "Records consumed from Kafka", m.records_in.clone());
@@ -76,18 +79,19 @@ impl Metrics {
 
     pub fn record_in(&self, topic: &str) {
         self.records_in.get_or_create(&labels(&[("topic", topic)])).inc();
+        self.live.records_in(1);
     }
     pub fn rows_written(&self, table: &str, n: u64) {
         self.rows_written.get_or_create(&labels(&[("table", table)])).inc_by(n);
+        self.live.rows_written(n);
     }
-    pub fn dead_letter(&self, reason: &str) {
+    /// Counts a dead letter and keeps it as a recent sample.
+    pub fn dead_letter(&self, reason: &str, error: &str, source: String) {
         self.dead_letters.get_or_create(&labels(&[("reason", reason)])).inc();
+        self.live.dead_letter(reason, error, source);
     }
-    pub fn dead_letters_by_reason(&self, reason: &str) -> u64 {
-        self.dead_letters.get_or_create(&labels(&[("reason", reason)])).get()
-    }
-    pub fn filtered(&self) {
         self.filtered.inc();
+        self.live.filtered();
     }
     pub fn write_error(&self) {
         self.write_errors.inc();
@@ -96,6 +100,7 @@ impl Metrics {
         self.lag
             .get_or_create(&labels(&[("topic", topic), ("partition", &partition.to_string())]))
             .set(lag);
+        self.live.lag(topic, partition, lag);
     }
     pub fn batch_seconds(&self, s: f64) {
         self.batch_seconds.observe(s);

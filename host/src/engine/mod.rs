@@ -76,6 +76,15 @@ impl Engine {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.parallel_compilation(true);
+        // Compiled code is cached on disk by content hash: big guests (JS,
+        // Python: 12-18 MB) take many seconds to compile, and a restart or a
+        // rollback to a known version should not pay that again.
+        match compile_cache() {
+            Ok(cache) => {
+                config.cache(Some(cache));
+            }
+            Err(e) => tracing::warn!(error = %e, "no compiled-code cache; plugins are compiled at every start"),
+        }
         let inner = wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let ticker = Ticker::start(inner.clone());
         Ok(Engine {
@@ -87,6 +96,19 @@ impl Engine {
     pub(crate) fn wasmtime(&self) -> &wasmtime::Engine {
         &self.inner
     }
+}
+
+/// The compiled-code cache: `$SLUICE_CACHE_DIR`, else `~/.cache/sluice/wasmtime`.
+fn compile_cache() -> anyhow::Result<wasmtime::Cache> {
+    let dir = match std::env::var_os("SLUICE_CACHE_DIR") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::env::var_os("HOME")
+            .map(|h| std::path::PathBuf::from(h).join(".cache/sluice/wasmtime"))
+            .ok_or_else(|| anyhow::anyhow!("neither SLUICE_CACHE_DIR nor HOME is set"))?,
+    };
+    let mut config = wasmtime::CacheConfig::new();
+    config.with_directory(dir);
+    wasmtime::Cache::new(config).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Increments the engine's epoch every [`EPOCH_TICK`] until dropped.

@@ -199,8 +199,8 @@ pub(crate) async fn process(
                     .map_err(|e| format!("{e:#}"))
             })
             .await?;
-            shared.metrics.dead_letter(letter.reason.as_str());
             let o = &letter.message.origin;
+            shared.metrics.dead_letter(letter.reason.as_str(), &letter.error, format!("{}/{}@{}", o.topic, o.partition, o.offset));
             tracing::warn!(topic = %o.topic, partition = o.partition, offset = o.offset, reason = letter.reason.as_str(), error = %letter.error, "record dead-lettered");
         }
         Ok::<(), Unfinished>(())

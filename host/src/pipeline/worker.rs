@@ -60,6 +60,7 @@ pub(crate) async fn run(mut feed: PartitionFeed, shared: Arc<Shared>, acks: std_
         };
         let Some(active) = processed_by else { break };
         let _ = acks.send(Ack { topic: topic.clone(), partition, next_offset });
+        shared.metrics.live.committed(&topic, partition, next_offset);
         let now = Instant::now();
         let hash = active.plugin.hash().to_string();
         if last.as_ref().map(|(h, _)| h != &hash).unwrap_or(true) {
