@@ -90,6 +90,7 @@ impl Metrics {
         self.dead_letters.get_or_create(&labels(&[("reason", reason)])).inc();
         self.live.dead_letter(reason, error, source);
     }
+    pub fn filtered(&self) {
         self.filtered.inc();
         self.live.filtered();
     }
