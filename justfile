@@ -14,6 +14,12 @@ build-test-guests:
 build: build-plugins
     cargo build --release -p host
 
+# The main job: services up, 5,000 users ingested as Avro, flattened into Cassandra
+demo: setup build-plugins
+    cargo build --release -p host
+    bash scripts/services.sh up
+    bash scripts/demo.sh
+
 # Start Kafka, the Schema Registry and Cassandra on 127.0.0.1 (downloads them the first time)
 up:
     bash scripts/services.sh up
