@@ -129,6 +129,9 @@ pub struct PipelineConfig {
     pub default_table: String,
     /// Value format: "auto" (Confluent Avro if framed, else JSON), "avro" or "json".
     pub format: String,
+    /// An Avro schema file (.avsc) every writer schema is resolved to, so
+    /// evolved producers give the plugin one shape. None: the writer's own.
+    pub reader_schema: Option<PathBuf>,
     /// Dead-letter topic; `{topic}` is replaced by the source topic.
     pub dead_letter_topic: String,
     /// Most records per plugin call and per write round.
@@ -156,6 +159,7 @@ impl Default for PipelineConfig {
             plugin_config: BTreeMap::new(),
             default_table: "created_users".into(),
             format: "auto".into(),
+            reader_schema: None,
             dead_letter_topic: "{topic}.dlq".into(),
             batch_size: 500,
             batch_linger: Duration::from_millis(20),

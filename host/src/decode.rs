@@ -56,11 +56,21 @@ impl DecodeError {
 pub struct Decoder {
     format: Format,
     registry: Option<Arc<Registry>>,
+    /// When set, every writer schema is resolved to this one (Avro schema
+    /// resolution: defaults for added fields, promotions, dropped fields), so
+    /// the plugin sees one shape across producer versions.
+    reader: Option<apache_avro::Schema>,
 }
 
 impl Decoder {
     pub fn new(format: Format, registry: Option<Arc<Registry>>) -> Self {
-        Decoder { format, registry }
+        Decoder { format, registry, reader: None }
+    }
+
+    /// Resolves every Avro value to `reader` (see the field's comment).
+    pub fn with_reader_schema(mut self, reader: apache_avro::Schema) -> Self {
+        self.reader = Some(reader);
+        self
     }
 
     pub async fn decode(&self, payload: Option<&[u8]>) -> Result<ValueTree, DecodeError> {
@@ -86,7 +96,7 @@ impl Decoder {
                 DecodeError::Unavailable(message)
             }
         })?;
-        let value = apache_avro::from_avro_datum(&schema, &mut body, None).map_err(|e| DecodeError::Avro {
+        let value = apache_avro::from_avro_datum(&schema, &mut body, self.reader.as_ref()).map_err(|e| DecodeError::Avro {
             id,
             message: e.to_string(),
         })?;
@@ -175,6 +185,20 @@ mod tests {
         push_avro(&mut tree, decoded);
         let from_json = Decoder::new(Format::Json, None).decode(Some(json)).await.unwrap();
         assert_eq!(tree.to_json(), from_json.to_json());
+    }
+
+    #[test]
+    fn a_reader_schema_resolves_older_writers() {
+        let v1 = apache_avro::Schema::parse_str(r#"{"type":"record","name":"U","fields":[{"name":"a","type":"int"}]}"#).unwrap();
+        let v2 = apache_avro::Schema::parse_str(
+            r#"{"type":"record","name":"U","fields":[{"name":"a","type":"long"},{"name":"nat","type":"string","default":"??"}]}"#,
+        )
+        .unwrap();
+        let body = apache_avro::to_avro_datum(&v1, Avro::Record(vec![("a".into(), Avro::Int(7))])).unwrap();
+        let value = apache_avro::from_avro_datum(&v1, &mut body.as_slice(), Some(&v2)).unwrap();
+        let mut tree = ValueTree::default();
+        push_avro(&mut tree, value);
+        assert_eq!(tree.to_json(), serde_json::json!({"a": 7, "nat": "??"}));
     }
 
     #[tokio::test]

@@ -86,9 +86,17 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     } else {
         None
     };
+    let mut decoder = Decoder::new(Format::parse(&config.pipeline.format)?, registry);
+    if let Some(path) = &config.pipeline.reader_schema {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading pipeline.reader-schema {}", path.display()))?;
+        let schema = apache_avro::Schema::parse_str(&text)
+            .with_context(|| format!("pipeline.reader-schema {} is not an Avro schema", path.display()))?;
+        decoder = decoder.with_reader_schema(schema);
+    }
     let shared = Arc::new(Shared {
         slot,
-        decoder: Decoder::new(Format::parse(&config.pipeline.format)?, registry),
+        decoder,
         sink,
         recent,
         breaker,
