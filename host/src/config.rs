@@ -58,7 +58,7 @@ pub struct RegistryConfig {
     /// Basic-auth user. Env: SLUICE_REGISTRY_USERNAME.
     pub username: Option<String>,
     /// Basic-auth password. Env: SLUICE_REGISTRY_PASSWORD. Never logged.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 impl Default for RegistryConfig {
@@ -94,7 +94,7 @@ pub struct CassandraConfig {
     /// Username. Env: SLUICE_CASSANDRA_USERNAME.
     pub username: Option<String>,
     /// Password. Env: SLUICE_CASSANDRA_PASSWORD. Never logged.
-    pub password: Option<String>,
+    pub password: Option<Secret>,
 }
 
 impl Default for CassandraConfig {
@@ -178,7 +178,7 @@ pub struct AdminConfig {
     /// Listen address. Env: SLUICE_ADMIN_LISTEN.
     pub listen: String,
     /// Token required for anything that changes state. Env: SLUICE_ADMIN_TOKEN. Never logged.
-    pub token: Option<String>,
+    pub token: Option<Secret>,
 }
 
 impl Default for AdminConfig {
@@ -187,6 +187,37 @@ impl Default for AdminConfig {
             listen: "127.0.0.1:9180".into(),
             token: None,
         }
+    }
+}
+
+/// A password or token: usable as a `&str`, printed as `***` by `Debug`, so
+/// logging a config can never leak it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Secret(s)
     }
 }
 
@@ -250,10 +281,15 @@ impl Config {
             }
         };
         opt(&mut self.registry.username, "SLUICE_REGISTRY_USERNAME");
-        opt(&mut self.registry.password, "SLUICE_REGISTRY_PASSWORD");
         opt(&mut self.cassandra.username, "SLUICE_CASSANDRA_USERNAME");
-        opt(&mut self.cassandra.password, "SLUICE_CASSANDRA_PASSWORD");
-        opt(&mut self.admin.token, "SLUICE_ADMIN_TOKEN");
+        let secret = |target: &mut Option<Secret>, key: &str| {
+            if let Some(v) = var(key) {
+                *target = Some(Secret(v));
+            }
+        };
+        secret(&mut self.registry.password, "SLUICE_REGISTRY_PASSWORD");
+        secret(&mut self.cassandra.password, "SLUICE_CASSANDRA_PASSWORD");
+        secret(&mut self.admin.token, "SLUICE_ADMIN_TOKEN");
     }
 
     /// Checks what serde cannot: values and combinations.
@@ -300,6 +336,14 @@ mod tests {
         let mut c = Config::from_toml("[kafka]\nbrokers = \"file:9092\"\n").unwrap();
         c.apply_env(|k| (k == "SLUICE_KAFKA_BROKERS").then(|| "env:9092".to_string()));
         assert_eq!(c.kafka.brokers, "env:9092");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = Config::from_toml("[registry]\npassword = \"hunter2\"\n[admin]\ntoken = \"tok\"\n").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("tok\""), "{shown}");
+        assert_eq!(c.admin.token.as_deref(), Some("tok"));
     }
 
     #[test]

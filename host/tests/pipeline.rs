@@ -241,3 +241,39 @@ async fn kill_9_mid_stream_loses_nothing() {
     let status = child.wait().unwrap();
     assert!(status.success(), "host exits 0 on SIGTERM, got {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_share_partitions_and_a_leaving_host_hands_over_cleanly() {
+    let (topic, ks, group) = (unique("group"), unique("ks"), unique("g"));
+    create_topic(&topic, 4).await;
+    let n = 4000;
+    let p = producer();
+    for u in users(n) {
+        produce(&p, &topic, u["login"]["uuid"].as_str().unwrap(), u.to_string().as_bytes()).await;
+    }
+    let table = format!("{ks}.created_users");
+    let mut cfg = config(&topic, &ks, &group);
+    cfg.pipeline.batch_size = 50;
+    cfg.cassandra.concurrency = 4;
+    let (tx_a, a) = start(cfg.clone());
+    let (tx_b, b) = start(cfg.clone());
+    let s = session().await;
+    loop {
+        let c = count(&s, &table).await;
+        if c >= 800 {
+            assert!(c < n as i64, "stopped too late to test a hand-over");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Host A leaves: its partitions are revoked after their in-flight batches
+    // are written and committed, and host B takes them over from there.
+    stop(tx_a, a).await;
+    let before = write_times(&s, &table).await;
+    wait_for_rows(&s, &table, n as i64, Duration::from_secs(180)).await;
+    stop(tx_b, b).await;
+    let after = write_times(&s, &table).await;
+    assert_eq!(after.len(), n);
+    let rewritten = before.iter().filter(|(id, t)| after[id] != **t).count();
+    assert_eq!(rewritten, 0, "{rewritten} rows were written again after the hand-over");
+}

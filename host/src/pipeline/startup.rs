@@ -58,7 +58,7 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     let registry = if config.pipeline.format == "json" {
         None
     } else {
-        let auth = config.registry.username.clone().zip(config.registry.password.clone());
+        let auth = config.registry.username.clone().zip(config.registry.password.as_deref().map(str::to_string));
         Some(Arc::new(crate::registry::Registry::new(&config.registry.url, auth)?))
     };
     let dead_letters = DeadLetters::new(&config.kafka.brokers, &config.pipeline.dead_letter_topic, &config.kafka.options)?;

@@ -44,9 +44,9 @@ pub fn watch(path: &Path, deployer: Arc<Deployer>) -> anyhow::Result<notify::Rec
             if crate::engine::content_hash(&bytes) == current.plugin.hash() {
                 continue;
             }
-            match deployer.deploy(path.display().to_string(), bytes).await {
-                Ok(d) => tracing::info!(version = %d.version, "hot reload from file change done"),
-                Err(_) => {} // already logged with its reason by the deployer
+            // A rejection is logged with its reason by the deployer.
+            if let Ok(d) = deployer.deploy(path.display().to_string(), bytes).await {
+                tracing::info!(version = %d.version, "hot reload from file change done");
             }
         }
     });

@@ -58,7 +58,7 @@ impl Sink {
             .known_nodes(&hosts)
             .connection_timeout(Duration::from_secs(5));
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
-            builder = builder.user(user, password);
+            builder = builder.user(user, &**password);
         }
         let session = builder
             .build()
@@ -138,7 +138,9 @@ impl Sink {
     /// fails is returned, and the caller retries the whole call (upserts are
     /// idempotent, so rewriting a row is harmless).
     pub async fn write(&self, rows: &[(Arc<TableSchema>, &Row)]) -> Result<(), WriteError> {
-        let mut groups: HashMap<(String, String), Vec<(Arc<TableSchema>, &Row)>> = HashMap::new();
+        // (table, partition key) -> the rows of that partition.
+        type Group<'r> = Vec<(Arc<TableSchema>, &'r Row)>;
+        let mut groups: HashMap<(String, String), Group<'_>> = HashMap::new();
         for (schema, row) in rows {
             groups
                 .entry((schema.name.clone(), schema.partition_of(row)))
