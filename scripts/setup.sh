@@ -28,6 +28,12 @@ else
   exit 1
 fi
 
+# Headless Chromium for the status page test (host/tests/status_page.rs).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  say "installing chromium (headless browser for the status page test)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 for tool in curl java mvn python3; do
   command -v "$tool" >/dev/null || { say "missing $tool: install it (Debian: apt-get install curl openjdk-17-jdk-headless maven python3)"; exit 1; }
 done

@@ -26,5 +26,6 @@ pub mod plugin_cli;
 pub mod registry;
 pub mod sink;
 pub mod source;
+pub mod status_page;
 pub mod users_api;
 pub mod wire;
