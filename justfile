@@ -6,6 +6,10 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 build-plugins:
     bash scripts/build-plugins.sh plugins plugins/dist
 
+# Start a new plugin crate at plugins/NAME from templates/plugin (docs/writing-transforms.md)
+new-plugin NAME:
+    bash templates/plugin/new-plugin.sh {{quote(NAME)}}
+
 # Build the misbehaving test guests (endless loop, memory bomb, ...) into target/test-guests
 build-test-guests:
     bash scripts/build-plugins.sh test-guests target/test-guests
@@ -39,9 +43,16 @@ setup:
 # Every test: unit tests, engine tests on the test guests, and integration
 # tests against the real services (started here if not running, and stopped after)
 test: setup build-plugins build-test-guests
+    cd plugins/flatten-js && node --test
+    ~/.cache/sluice/tools/componentize-py-0.25.1/bin/python -m unittest discover -s plugins/flatten-py
     bash scripts/with-services.sh cargo test --workspace
 
 # Formatting and lints, as CI checks them
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks, side by side: stage (native vs Wasm), end to end vs the seeds' Spark job,
+# the ceiling, hot-swap stalls (docs/benchmarks.md). `just bench --quick` for a smoke run.
+bench *ARGS:
+    bash bench/run.sh {{ARGS}}

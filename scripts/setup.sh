@@ -34,6 +34,6 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" =
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
-for tool in curl java mvn python3; do
-  command -v "$tool" >/dev/null || { say "missing $tool: install it (Debian: apt-get install curl openjdk-17-jdk-headless maven python3)"; exit 1; }
+for tool in curl java mvn python3 node npm; do
+  command -v "$tool" >/dev/null || { say "missing $tool: install it (Debian: apt-get install curl openjdk-17-jdk-headless maven python3 python3-venv nodejs npm)"; exit 1; }
 done

@@ -27,7 +27,8 @@ impl HostState {
         HostState {
             limits: StoreLimitsBuilder::new()
                 .memory_size(memory_bytes)
-                .instances(8)
+                // componentize-py components hold 13-16 core instances.
+                .instances(32)
                 .tables(16)
                 .memories(4)
                 .trap_on_grow_failure(true)

@@ -1,0 +1,164 @@
+// The flatten transform in JavaScript: one randomuser.me user becomes one row
+// of `created_users`, exactly as the Rust plugin (plugins/flatten) does it:
+// the same 12 columns, the same errors naming the field, postcodes as text,
+// dates as milliseconds since the epoch, and `id` = `login.uuid` lower-cased.
+//
+// Built into a component by build.mjs (componentize-js) against the
+// `transformer` world of wit/; `just build-plugins` runs it. The module
+// exports exactly the world's three functions, which take and return plain
+// objects, so `node --test` can check it without Wasm. Plugin config:
+// - `version-column`: if set, the named text column receives this plugin's
+//   version.
+
+import { InputError, Value, fieldError, rustDebugStr } from './value.js';
+
+const NAME = 'flatten-js';
+/** Keep in step with package.json's `version`. */
+const VERSION = '0.1.0';
+
+let versionColumn = null;
+
+/** The `metadata` export. */
+export function metadata() {
+  return {
+    name: NAME,
+    version: VERSION,
+    description: 'randomuser.me user -> one created_users row (JavaScript)',
+  };
+}
+
+/** The `init` export: a thrown string becomes the `err` the host shows. */
+export function init(config) {
+  let column = null;
+  for (const [key, value] of config) {
+    if (key !== 'version-column') {
+      throw `${NAME} has no setting \`${key}\`; it knows only \`version-column\``;
+    }
+    if (value === '') {
+      throw 'plugin-config `version-column` is empty: name a text column or remove the setting';
+    }
+    column = value;
+  }
+  versionColumn = column;
+}
+
+/** The `transform` export: one outcome per record, in order. */
+export function transform(batch) {
+  return batch.map((record) => {
+    try {
+      return { tag: 'rows', val: [flatten(Value.root(record.value), versionColumn)] };
+    } catch (e) {
+      if (e instanceof InputError) {
+        return { tag: 'bad-input', val: { field: e.field, message: e.message } };
+      }
+      throw e; // a bug: trap, and let the host isolate the record
+    }
+  });
+}
+
+const text = (name, val) => ({ name, value: { tag: 'text', val } });
+
+/** The reshaping itself: a user `Value` to a WIT `row`; throws `InputError`. */
+function flatten(user, versionColumn = null) {
+  // Evaluated in the Rust plugin's order, so the first bad field reported is the same.
+  const address = [
+    user.requireText('location.street.number'),
+    ' ',
+    user.requireStr('location.street.name'),
+    ', ',
+    user.requireStr('location.city'),
+    ', ',
+    user.requireText('location.state'),
+    ', ',
+    user.requireStr('location.country'),
+  ].join('');
+  const columns = [
+    { name: 'id', value: { tag: 'uuid', val: uuid(user, 'login.uuid') } },
+    text('first_name', user.requireStr('name.first')),
+    text('last_name', user.requireStr('name.last')),
+    text('gender', user.requireStr('gender')),
+    text('address', address),
+    text('post_code', user.requireText('location.postcode')),
+    text('email', user.requireStr('email')),
+    text('username', user.requireStr('login.username')),
+    { name: 'dob', value: { tag: 'timestamp', val: timestamp(user, 'dob.date') } },
+    { name: 'registered_date', value: { tag: 'timestamp', val: timestamp(user, 'registered.date') } },
+    text('phone', user.requireStr('phone')),
+    text('picture', user.requireStr('picture.medium')),
+  ];
+  if (versionColumn !== null) columns.push(text(versionColumn, VERSION));
+  return { table: undefined, columns };
+}
+
+function timestamp(user, path) {
+  const s = user.requireStr(path);
+  const ms = parseRfc3339Millis(s);
+  if (ms === null) throw fieldError(path, `is not an RFC 3339 timestamp: ${rustDebugStr(s)}`);
+  return BigInt(ms);
+}
+
+const UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+
+function uuid(user, path) {
+  const s = user.requireStr(path);
+  if (!UUID.test(s)) throw fieldError(path, `is not a UUID: ${rustDebugStr(s)}`);
+  return s.toLowerCase();
+}
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.fff...](Z|±HH:MM)` to milliseconds since the epoch,
+ * or null; a port of the Rust SDK's `parse_rfc3339_millis`, quirks included
+ * (any day 1-31 in any month, second 60, fractions truncated to ms).
+ */
+function parseRfc3339Millis(s) {
+  if (s.length < 20) return null;
+  const at = (i) => s[i];
+  if (at(4) !== '-' || at(7) !== '-' || !['T', 't', ' '].includes(at(10))) return null;
+  if (at(13) !== ':' || at(16) !== ':') return null;
+  const num = (from, to) => {
+    const part = s.slice(from, to);
+    return /^[0-9]+$/.test(part) ? Number(part) : null;
+  };
+  const parts = [num(0, 4), num(5, 7), num(8, 10), num(11, 13), num(14, 16), num(17, 19)];
+  if (parts.includes(null)) return null;
+  const [year, month, day, hour, minute, second] = parts;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+    return null;
+  }
+  let rest = s.slice(19);
+  let millis = 0;
+  if (rest.startsWith('.')) {
+    const frac = rest.slice(1);
+    const digits = /^[0-9]*/.exec(frac)[0].length;
+    if (digits === 0) return null;
+    millis = Number((frac.slice(0, digits) + '000').slice(0, 3));
+    rest = frac.slice(digits);
+  }
+  let offsetMinutes;
+  if (rest === 'Z' || rest === 'z') {
+    offsetMinutes = 0;
+  } else if (/^[+-][\x00-\x7f]{2}:[\x00-\x7f]{2}$/.test(rest)) {
+    // Rust's i64 parse: an optional sign, then ASCII digits.
+    const int = (t) => (/^[+-]?[0-9]+$/.test(t) ? Number(t) : null);
+    const h = int(rest.slice(1, 3));
+    const m = int(rest.slice(4, 6));
+    if (h === null || m === null) return null;
+    offsetMinutes = (rest[0] === '-' ? -1 : 1) * (h * 60 + m);
+  } else {
+    return null;
+  }
+  const days = daysFromCivil(year, month, day);
+  const secs = days * 86400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60;
+  return secs * 1000 + millis;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+function daysFromCivil(year, month, day) {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.trunc((y >= 0 ? y : y - 399) / 400);
+  const yoe = y - era * 400;
+  const mp = (month + 9) % 12;
+  const doy = Math.trunc((153 * mp + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.trunc(yoe / 4) - Math.trunc(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
