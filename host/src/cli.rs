@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "host", version, about = "Sluice: Kafka -> WebAssembly transform -> Cassandra")]
+#[command(
+    name = "host",
+    version,
+    about = "Sluice: Kafka -> WebAssembly transform -> Cassandra"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
@@ -54,7 +58,11 @@ pub enum PluginCommand {
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     /// The admin endpoint of the running host.
-    #[arg(long, env = "SLUICE_ADMIN_URL", default_value = "http://127.0.0.1:9180")]
+    #[arg(
+        long,
+        env = "SLUICE_ADMIN_URL",
+        default_value = "http://127.0.0.1:9180"
+    )]
     pub admin: String,
     /// The admin token (as set on the host with admin.token / SLUICE_ADMIN_TOKEN).
     #[arg(long, env = "SLUICE_ADMIN_TOKEN", hide_env_values = true)]

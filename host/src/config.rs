@@ -241,7 +241,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading config file {}", path.display()))?;
-                Self::from_toml(&text).with_context(|| format!("in config file {}", path.display()))?
+                Self::from_toml(&text)
+                    .with_context(|| format!("in config file {}", path.display()))?
             }
             None => Config::default(),
         };
@@ -303,7 +304,10 @@ impl Config {
             bail!("pipeline.topics is empty: name at least one topic to consume");
         }
         if !["auto", "avro", "json"].contains(&self.pipeline.format.as_str()) {
-            bail!("pipeline.format = {:?}: use \"auto\", \"avro\" or \"json\"", self.pipeline.format);
+            bail!(
+                "pipeline.format = {:?}: use \"auto\", \"avro\" or \"json\"",
+                self.pipeline.format
+            );
         }
         if self.pipeline.batch_size == 0 {
             bail!("pipeline.batch-size must be at least 1");
@@ -340,15 +344,24 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let c = Config::from_toml("[registry]\npassword = \"hunter2\"\n[admin]\ntoken = \"tok\"\n").unwrap();
+        let c = Config::from_toml("[registry]\npassword = \"hunter2\"\n[admin]\ntoken = \"tok\"\n")
+            .unwrap();
         let shown = format!("{c:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("tok\""), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok\""),
+            "{shown}"
+        );
         assert_eq!(c.admin.token.as_deref(), Some("tok"));
     }
 
     #[test]
     fn code_loading_kafka_options_are_refused() {
-        let c = Config::from_toml("[kafka.options]\n\"plugin.library.paths\" = \"/tmp/x.so\"\n").unwrap();
-        assert!(c.validate().unwrap_err().to_string().contains("plugin.library.paths"));
+        let c = Config::from_toml("[kafka.options]\n\"plugin.library.paths\" = \"/tmp/x.so\"\n")
+            .unwrap();
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("plugin.library.paths"));
     }
 }

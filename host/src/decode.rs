@@ -64,7 +64,11 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(format: Format, registry: Option<Arc<Registry>>) -> Self {
-        Decoder { format, registry, reader: None }
+        Decoder {
+            format,
+            registry,
+            reader: None,
+        }
     }
 
     /// Resolves every Avro value to `reader` (see the field's comment).
@@ -74,16 +78,20 @@ impl Decoder {
     }
 
     pub async fn decode(&self, payload: Option<&[u8]>) -> Result<ValueTree, DecodeError> {
-        let bytes = payload.filter(|b| !b.is_empty()).ok_or(DecodeError::Empty)?;
+        let bytes = payload
+            .filter(|b| !b.is_empty())
+            .ok_or(DecodeError::Empty)?;
         let avro = match self.format {
             Format::Avro => true,
             Format::Json => false,
             Format::Auto => bytes[0] == 0,
         };
         if !avro {
-            return crate::json::tree_from_slice(bytes).map_err(|e| DecodeError::Json(e.to_string()));
+            return crate::json::tree_from_slice(bytes)
+                .map_err(|e| DecodeError::Json(e.to_string()));
         }
-        let (id, mut body) = crate::wire::unframe(bytes).map_err(|e| DecodeError::Frame(e.to_string()))?;
+        let (id, mut body) =
+            crate::wire::unframe(bytes).map_err(|e| DecodeError::Frame(e.to_string()))?;
         let registry = self
             .registry
             .as_ref()
@@ -96,10 +104,11 @@ impl Decoder {
                 DecodeError::Unavailable(message)
             }
         })?;
-        let value = apache_avro::from_avro_datum(&schema, &mut body, self.reader.as_ref()).map_err(|e| DecodeError::Avro {
-            id,
-            message: e.to_string(),
-        })?;
+        let value = apache_avro::from_avro_datum(&schema, &mut body, self.reader.as_ref())
+            .map_err(|e| DecodeError::Avro {
+                id,
+                message: e.to_string(),
+            })?;
         if !body.is_empty() {
             return Err(DecodeError::Avro {
                 id,
@@ -143,13 +152,19 @@ fn push_avro(tree: &mut ValueTree, value: Avro) -> u32 {
             let index = tree.push(Node::Null);
             let mut entries: Vec<_> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            let fields = entries.into_iter().map(|(k, v)| (k, push_avro(tree, v))).collect();
+            let fields = entries
+                .into_iter()
+                .map(|(k, v)| (k, push_avro(tree, v)))
+                .collect();
             tree.nodes[index as usize] = Node::Object(fields);
             return index;
         }
         Avro::Record(fields) => {
             let index = tree.push(Node::Null);
-            let fields = fields.into_iter().map(|(k, v)| (k, push_avro(tree, v))).collect();
+            let fields = fields
+                .into_iter()
+                .map(|(k, v)| (k, push_avro(tree, v)))
+                .collect();
             tree.nodes[index as usize] = Node::Object(fields);
             return index;
         }
@@ -172,29 +187,46 @@ mod tests {
                 {"name":"tags","type":{"type":"array","items":"string"}}]}"#,
         )
         .unwrap();
-        let json = r#"{"name":{"first":"Zoë"},"postcode":25000,"id":null,"tags":["a","b"]}"#.as_bytes();
+        let json =
+            r#"{"name":{"first":"Zoë"},"postcode":25000,"id":null,"tags":["a","b"]}"#.as_bytes();
         let value = Avro::Record(vec![
-            ("name".into(), Avro::Record(vec![("first".into(), Avro::String("Zoë".into()))])),
-            ("postcode".into(), Avro::Union(0, Box::new(Avro::Long(25000)))),
+            (
+                "name".into(),
+                Avro::Record(vec![("first".into(), Avro::String("Zoë".into()))]),
+            ),
+            (
+                "postcode".into(),
+                Avro::Union(0, Box::new(Avro::Long(25000))),
+            ),
             ("id".into(), Avro::Union(0, Box::new(Avro::Null))),
-            ("tags".into(), Avro::Array(vec![Avro::String("a".into()), Avro::String("b".into())])),
+            (
+                "tags".into(),
+                Avro::Array(vec![Avro::String("a".into()), Avro::String("b".into())]),
+            ),
         ]);
         let body = apache_avro::to_avro_datum(&schema, value).unwrap();
         let decoded = apache_avro::from_avro_datum(&schema, &mut body.as_slice(), None).unwrap();
         let mut tree = ValueTree::default();
         push_avro(&mut tree, decoded);
-        let from_json = Decoder::new(Format::Json, None).decode(Some(json)).await.unwrap();
+        let from_json = Decoder::new(Format::Json, None)
+            .decode(Some(json))
+            .await
+            .unwrap();
         assert_eq!(tree.to_json(), from_json.to_json());
     }
 
     #[test]
     fn a_reader_schema_resolves_older_writers() {
-        let v1 = apache_avro::Schema::parse_str(r#"{"type":"record","name":"U","fields":[{"name":"a","type":"int"}]}"#).unwrap();
+        let v1 = apache_avro::Schema::parse_str(
+            r#"{"type":"record","name":"U","fields":[{"name":"a","type":"int"}]}"#,
+        )
+        .unwrap();
         let v2 = apache_avro::Schema::parse_str(
             r#"{"type":"record","name":"U","fields":[{"name":"a","type":"long"},{"name":"nat","type":"string","default":"??"}]}"#,
         )
         .unwrap();
-        let body = apache_avro::to_avro_datum(&v1, Avro::Record(vec![("a".into(), Avro::Int(7))])).unwrap();
+        let body = apache_avro::to_avro_datum(&v1, Avro::Record(vec![("a".into(), Avro::Int(7))]))
+            .unwrap();
         let value = apache_avro::from_avro_datum(&v1, &mut body.as_slice(), Some(&v2)).unwrap();
         let mut tree = ValueTree::default();
         push_avro(&mut tree, value);
@@ -204,8 +236,14 @@ mod tests {
     #[tokio::test]
     async fn garbage_is_a_record_error() {
         let d = Decoder::new(Format::Auto, None);
-        assert!(matches!(d.decode(Some(b"\x07garbage")).await, Err(DecodeError::Json(_))));
-        assert!(matches!(d.decode(Some(b"\x00\x01")).await, Err(DecodeError::Frame(_))));
+        assert!(matches!(
+            d.decode(Some(b"\x07garbage")).await,
+            Err(DecodeError::Json(_))
+        ));
+        assert!(matches!(
+            d.decode(Some(b"\x00\x01")).await,
+            Err(DecodeError::Frame(_))
+        ));
         assert!(matches!(d.decode(None).await, Err(DecodeError::Empty)));
     }
 }

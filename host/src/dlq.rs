@@ -52,7 +52,11 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    pub fn new(brokers: &str, topic_pattern: &str, options: &std::collections::BTreeMap<String, String>) -> Result<Self> {
+    pub fn new(
+        brokers: &str,
+        topic_pattern: &str,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Self> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", brokers)
@@ -61,7 +65,11 @@ impl DeadLetters {
             .set("message.timeout.ms", "30000");
         for (k, v) in options {
             // Consumer-only options would make the producer refuse to start.
-            if !k.starts_with("group.") && !k.starts_with("auto.") && !k.contains("fetch") && !k.starts_with("session.") {
+            if !k.starts_with("group.")
+                && !k.starts_with("auto.")
+                && !k.contains("fetch")
+                && !k.starts_with("session.")
+            {
                 config.set(k, v);
             }
         }
@@ -88,7 +96,10 @@ impl DeadLetters {
         let offset = o.offset.to_string();
         let mut headers = OwnedHeaders::new();
         for (k, v) in &o.headers {
-            headers = headers.insert(Header { key: k, value: v.as_deref() });
+            headers = headers.insert(Header {
+                key: k,
+                value: v.as_deref(),
+            });
         }
         for (key, value) in [
             ("sluice.reason", letter.reason.as_str()),
@@ -99,7 +110,10 @@ impl DeadLetters {
             ("sluice.source.partition", partition.as_str()),
             ("sluice.source.offset", offset.as_str()),
         ] {
-            headers = headers.insert(Header { key, value: Some(value) });
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
         }
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(headers);
         if let Some(key) = &o.key {

@@ -40,7 +40,10 @@ pub fn run(
             Ok(v) => v,
             Err(e) => {
                 summary.failed += 1;
-                writeln!(err, "line {line_no}: not JSON ({e}); the input must be JSON lines")?;
+                writeln!(
+                    err,
+                    "line {line_no}: not JSON ({e}); the input must be JSON lines"
+                )?;
                 continue;
             }
         };
@@ -49,10 +52,24 @@ pub fn run(
             None => batch.push((line_no, value)),
         }
         if batch.len() >= BATCH {
-            flush(plugin, default_table, &mut batch, &mut summary, &mut out, &mut err)?;
+            flush(
+                plugin,
+                default_table,
+                &mut batch,
+                &mut summary,
+                &mut out,
+                &mut err,
+            )?;
         }
     }
-    flush(plugin, default_table, &mut batch, &mut summary, &mut out, &mut err)?;
+    flush(
+        plugin,
+        default_table,
+        &mut batch,
+        &mut summary,
+        &mut out,
+        &mut err,
+    )?;
     Ok(summary)
 }
 
@@ -98,7 +115,9 @@ fn flush(
                 None => format!("bad input: {message}"),
             },
             Ok(Outcome::Retry(reason)) => format!("plugin asked to retry: {reason}"),
-            Err(e @ (CallError::Trap(_) | CallError::Limit(_) | CallError::Contract(_))) => e.to_string(),
+            Err(e @ (CallError::Trap(_) | CallError::Limit(_) | CallError::Contract(_))) => {
+                e.to_string()
+            }
         };
         summary.failed += 1;
         writeln!(err, "line {line_no}: {failure}\n  record: {value}")?;
@@ -108,8 +127,11 @@ fn flush(
 
 /// A row as `{"table": ..., "columns": {...}}`, with CQL values in JSON form.
 pub fn row_json(row: &Row, default_table: &str) -> serde_json::Value {
-    let columns: serde_json::Map<String, serde_json::Value> =
-        row.columns.iter().map(|(n, c)| (n.clone(), cell_json(c))).collect();
+    let columns: serde_json::Map<String, serde_json::Value> = row
+        .columns
+        .iter()
+        .map(|(n, c)| (n.clone(), cell_json(c)))
+        .collect();
     serde_json::json!({
         "table": row.table.as_deref().unwrap_or(default_table),
         "columns": columns,
@@ -137,8 +159,15 @@ pub fn cell_json(cell: &Cell) -> serde_json::Value {
                 None => J::from(*days),
             }
         }
-        Cell::Blob(b) => J::String(format!("0x{}", b.iter().map(|x| format!("{x:02x}")).collect::<String>())),
+        Cell::Blob(b) => J::String(format!(
+            "0x{}",
+            b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        )),
         Cell::TextList(l) | Cell::TextSet(l) => J::from(l.clone()),
-        Cell::TextMap(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), J::String(v.clone()))).collect()),
+        Cell::TextMap(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), J::String(v.clone())))
+                .collect(),
+        ),
     }
 }

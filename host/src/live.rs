@@ -62,7 +62,9 @@ pub struct LiveSnapshot {
 pub struct Live(Mutex<Inner>);
 
 fn now() -> (u64, u64) {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     (d.as_secs(), d.as_millis() as u64)
 }
 
@@ -71,7 +73,10 @@ impl Live {
         let start = now().0 / BUCKET_SECS * BUCKET_SECS;
         let mut inner = self.0.lock().expect("live stats");
         if inner.buckets.back().map(|b| b.start) != Some(start) {
-            inner.buckets.push_back(Bucket { start, ..Bucket::default() });
+            inner.buckets.push_back(Bucket {
+                start,
+                ..Bucket::default()
+            });
             while inner.buckets.len() > BUCKETS {
                 inner.buckets.pop_front();
             }
@@ -106,12 +111,20 @@ impl Live {
 
     pub fn committed(&self, topic: &str, partition: i32, next_offset: i64) {
         let mut inner = self.0.lock().expect("live stats");
-        inner.partitions.entry(format!("{topic}/{partition}")).or_default().committed = Some(next_offset);
+        inner
+            .partitions
+            .entry(format!("{topic}/{partition}"))
+            .or_default()
+            .committed = Some(next_offset);
     }
 
     pub fn lag(&self, topic: &str, partition: i32, lag: i64) {
         let mut inner = self.0.lock().expect("live stats");
-        inner.partitions.entry(format!("{topic}/{partition}")).or_default().lag = Some(lag);
+        inner
+            .partitions
+            .entry(format!("{topic}/{partition}"))
+            .or_default()
+            .lag = Some(lag);
     }
 
     pub fn snapshot(&self) -> LiveSnapshot {

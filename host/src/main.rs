@@ -23,7 +23,9 @@ fn main() -> ExitCode {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -36,11 +38,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => {
             let mut config = Config::load(args.config.as_deref())?;
             args.apply(&mut config)?;
-            let plugin_name = config
-                .pipeline
-                .plugin
-                .clone()
-                .context("no plugin: pass --plugin NAME.wasm (or set pipeline.plugin / SLUICE_PLUGIN)")?;
+            let plugin_name = config.pipeline.plugin.clone().context(
+                "no plugin: pass --plugin NAME.wasm (or set pipeline.plugin / SLUICE_PLUGIN)",
+            )?;
             let path = cli::resolve_plugin(&plugin_name, &config.pipeline.plugin_dir);
             match args.input.as_deref() {
                 Some(input) => dry_run(&args, &config, &path, input),
@@ -62,7 +62,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let runtime = tokio::runtime::Runtime::new()?;
             let summary = runtime.block_on(host::ingest::run_until(args, shutdown_signal()))?;
             eprintln!("ingest: {summary}");
-            Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if summary.failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Plugin(command) => {
             tokio::runtime::Runtime::new()?.block_on(host::plugin_cli::run(command))?;
@@ -75,7 +79,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn dry_run(_args: &RunArgs, config: &Config, path: &std::path::Path, input: &str) -> Result<ExitCode> {
+fn dry_run(
+    _args: &RunArgs,
+    config: &Config,
+    path: &std::path::Path,
+    input: &str,
+) -> Result<ExitCode> {
     let engine = Engine::new()?;
     let plugin_config = config.pipeline.plugin_config.clone().into_iter().collect();
     let plugin = Plugin::load_file(&engine, path, plugin_config, config.limits.clone())?;
@@ -101,7 +110,11 @@ fn dry_run(_args: &RunArgs, config: &Config, path: &std::path::Path, input: &str
         summary.filtered,
         summary.failed
     );
-    Ok(if summary.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -8,11 +8,13 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-
 type Labels = Vec<(String, String)>;
 
 fn labels(pairs: &[(&str, &str)]) -> Labels {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 /// Every metric the host exports.
@@ -61,33 +63,87 @@ impl Metrics {
             live: crate::live::Live::default(),
             registry: Registry::default(),
         };
-        registry.register("records_in", "Records consumed from Kafka", m.records_in.clone());
-        registry.register("rows_written", "Rows written to Cassandra", m.rows_written.clone());
-        registry.register("dead_letters", "Records sent to the dead-letter topic, by reason", m.dead_letters.clone());
-        registry.register("filtered", "Records the plugin filtered out on purpose", m.filtered.clone());
-        registry.register("write_errors", "Failed Cassandra write attempts (retried)", m.write_errors.clone());
-        registry.register("consumer_lag", "Records behind the partition's end", m.lag.clone());
-        registry.register("batch_seconds", "Time to process one batch: decode, transform, write, dead-letter", m.batch_seconds.clone());
-        registry.register("plugin_call_seconds", "Time of one plugin transform call", m.plugin_call_seconds.clone());
-        registry.register("plugin_active", "The active plugin version (value 1)", m.plugin_active.clone());
+        registry.register(
+            "records_in",
+            "Records consumed from Kafka",
+            m.records_in.clone(),
+        );
+        registry.register(
+            "rows_written",
+            "Rows written to Cassandra",
+            m.rows_written.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Records sent to the dead-letter topic, by reason",
+            m.dead_letters.clone(),
+        );
+        registry.register(
+            "filtered",
+            "Records the plugin filtered out on purpose",
+            m.filtered.clone(),
+        );
+        registry.register(
+            "write_errors",
+            "Failed Cassandra write attempts (retried)",
+            m.write_errors.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Records behind the partition's end",
+            m.lag.clone(),
+        );
+        registry.register(
+            "batch_seconds",
+            "Time to process one batch: decode, transform, write, dead-letter",
+            m.batch_seconds.clone(),
+        );
+        registry.register(
+            "plugin_call_seconds",
+            "Time of one plugin transform call",
+            m.plugin_call_seconds.clone(),
+        );
+        registry.register(
+            "plugin_active",
+            "The active plugin version (value 1)",
+            m.plugin_active.clone(),
+        );
         registry.register("plugin_swaps", "Hot swaps completed", m.swaps.clone());
-        registry.register("plugin_rejected_deploys", "Deploys refused by validation", m.rejected_deploys.clone());
-        registry.register("plugin_swap_stall_seconds", "Per partition: last record of the old version to first of the new", m.swap_stall_seconds.clone());
-        registry.register("breaker_open", "1 while the plugin breaker holds consumption", m.breaker_open.clone());
+        registry.register(
+            "plugin_rejected_deploys",
+            "Deploys refused by validation",
+            m.rejected_deploys.clone(),
+        );
+        registry.register(
+            "plugin_swap_stall_seconds",
+            "Per partition: last record of the old version to first of the new",
+            m.swap_stall_seconds.clone(),
+        );
+        registry.register(
+            "breaker_open",
+            "1 while the plugin breaker holds consumption",
+            m.breaker_open.clone(),
+        );
         Metrics { registry, ..m }
     }
 
     pub fn record_in(&self, topic: &str) {
-        self.records_in.get_or_create(&labels(&[("topic", topic)])).inc();
+        self.records_in
+            .get_or_create(&labels(&[("topic", topic)]))
+            .inc();
         self.live.records_in(1);
     }
     pub fn rows_written(&self, table: &str, n: u64) {
-        self.rows_written.get_or_create(&labels(&[("table", table)])).inc_by(n);
+        self.rows_written
+            .get_or_create(&labels(&[("table", table)]))
+            .inc_by(n);
         self.live.rows_written(n);
     }
     /// Counts a dead letter and keeps it as a recent sample.
     pub fn dead_letter(&self, reason: &str, error: &str, source: String) {
-        self.dead_letters.get_or_create(&labels(&[("reason", reason)])).inc();
+        self.dead_letters
+            .get_or_create(&labels(&[("reason", reason)]))
+            .inc();
         self.live.dead_letter(reason, error, source);
     }
     pub fn filtered(&self) {
@@ -99,7 +155,10 @@ impl Metrics {
     }
     pub fn set_lag(&self, topic: &str, partition: i32, lag: i64) {
         self.lag
-            .get_or_create(&labels(&[("topic", topic), ("partition", &partition.to_string())]))
+            .get_or_create(&labels(&[
+                ("topic", topic),
+                ("partition", &partition.to_string()),
+            ]))
             .set(lag);
         self.live.lag(topic, partition, lag);
     }
@@ -113,7 +172,11 @@ impl Metrics {
     pub fn set_active_plugin(&self, name: &str, version: &str, hash: &str) {
         self.plugin_active.clear();
         self.plugin_active
-            .get_or_create(&labels(&[("name", name), ("version", version), ("hash", &hash[..hash.len().min(12)])]))
+            .get_or_create(&labels(&[
+                ("name", name),
+                ("version", version),
+                ("hash", &hash[..hash.len().min(12)]),
+            ]))
             .set(1);
     }
     pub fn swap(&self) {
@@ -137,4 +200,3 @@ impl Metrics {
         out
     }
 }
-

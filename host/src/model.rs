@@ -146,7 +146,10 @@ impl Row {
 pub enum Outcome {
     Rows(Vec<Row>),
     Filtered(String),
-    BadInput { field: Option<String>, message: String },
+    BadInput {
+        field: Option<String>,
+        message: String,
+    },
     Retry(String),
 }
 

@@ -7,24 +7,29 @@ pub async fn run(command: PluginCommand) -> Result<()> {
     let client = reqwest::Client::new();
     let (request, admin) = match &command {
         PluginCommand::Deploy { file, admin } => {
-            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             let req = client
                 .post(url(admin, "/api/plugin/deploy"))
                 .header("x-plugin-source", file.display().to_string())
                 .body(bytes);
             (req, admin)
         }
-        PluginCommand::Rollback { admin } => (client.post(url(admin, "/api/plugin/rollback")), admin),
+        PluginCommand::Rollback { admin } => {
+            (client.post(url(admin, "/api/plugin/rollback")), admin)
+        }
         PluginCommand::Status { admin } => (client.get(url(admin, "/api/status")), admin),
     };
     let request = match &admin.token {
         Some(token) => request.bearer_auth(token),
         None => request,
     };
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("reaching the host's admin endpoint at {} (is `host run` running?)", admin.admin))?;
+    let response = request.send().await.with_context(|| {
+        format!(
+            "reaching the host's admin endpoint at {} (is `host run` running?)",
+            admin.admin
+        )
+    })?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     if !status.is_success() {

@@ -17,13 +17,31 @@ fn host() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Ingests `n` users of `seed` from a local users API into `topic`.
 fn ingest(api: &str, topic: &str, n: usize, seed: &str, format: &str) {
     let status = host()
-        .args(["ingest", "--api", api, "--topic", topic, "--count", &n.to_string(), "--seed", seed, "--format", format, "--batch", "100"])
+        .args([
+            "ingest",
+            "--api",
+            api,
+            "--topic",
+            topic,
+            "--count",
+            &n.to_string(),
+            "--seed",
+            seed,
+            "--format",
+            format,
+            "--batch",
+            "100",
+        ])
         .args(["--brokers", &brokers(), "--registry", &registry_url()])
         .env("RUST_LOG", "warn")
         .status()
@@ -43,12 +61,40 @@ async fn table(s: &scylla::client::session::Session, ks: &str) -> Rows {
         .unwrap()
         .into_rows_result()
         .unwrap();
-    type R = (uuid::Uuid, String, String, String, String, String, String, String, scylla::value::CqlTimestamp, scylla::value::CqlTimestamp, String, String);
+    type R = (
+        uuid::Uuid,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        scylla::value::CqlTimestamp,
+        scylla::value::CqlTimestamp,
+        String,
+        String,
+    );
     r.rows::<R>()
         .unwrap()
         .map(|row| {
             let r = row.unwrap();
-            (r.0, vec![r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8 .0.to_string(), r.9 .0.to_string(), r.10, r.11])
+            (
+                r.0,
+                vec![
+                    r.1,
+                    r.2,
+                    r.3,
+                    r.4,
+                    r.5,
+                    r.6,
+                    r.7,
+                    r.8 .0.to_string(),
+                    r.9 .0.to_string(),
+                    r.10,
+                    r.11,
+                ],
+            )
         })
         .collect()
 }
@@ -65,12 +111,21 @@ async fn run_until_rows(topic: &str, ks: &str, n: usize) {
     c.admin.listen = "127.0.0.1:0".into();
     let plugin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/flatten.wasm");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let opts = host::pipeline::RunOptions { watch: false, ..host::pipeline::RunOptions::new(plugin) };
+    let opts = host::pipeline::RunOptions {
+        watch: false,
+        ..host::pipeline::RunOptions::new(plugin)
+    };
     let run = tokio::spawn(host::pipeline::run(c, opts, async {
         let _ = rx.await;
     }));
     let s = session().await;
-    wait_for_rows(&s, &format!("{ks}.created_users"), n as i64, Duration::from_secs(180)).await;
+    wait_for_rows(
+        &s,
+        &format!("{ks}.created_users"),
+        n as i64,
+        Duration::from_secs(180),
+    )
+    .await;
     let _ = tx.send(());
     run.await.unwrap().unwrap();
 }
@@ -78,7 +133,11 @@ async fn run_until_rows(topic: &str, ks: &str, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn avro_and_json_records_become_the_same_rows() {
     let port = free_port();
-    let mut api = host().args(["users-api", "--port", &port.to_string()]).env("RUST_LOG", "warn").spawn().unwrap();
+    let mut api = host()
+        .args(["users-api", "--port", &port.to_string()])
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .unwrap();
     let api_url = format!("http://127.0.0.1:{port}/");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -102,9 +161,22 @@ async fn avro_and_json_records_become_the_same_rows() {
     let s = session().await;
     let (from_avro, from_json) = (table(&s, &avro_ks).await, table(&s, &json_ks).await);
     assert_eq!(from_avro.len(), n);
-    assert_eq!(from_avro, from_json, "the plugin must see the same value whatever the format");
+    assert_eq!(
+        from_avro, from_json,
+        "the plugin must see the same value whatever the format"
+    );
     // Numeric and text postcodes both arrive as text.
     let postcodes: Vec<&String> = from_avro.values().map(|r| &r[4]).collect();
-    assert!(postcodes.iter().any(|p| p.chars().all(|c| c.is_ascii_digit())), "some numeric postcodes");
-    assert!(postcodes.iter().any(|p| p.chars().any(|c| c.is_ascii_alphabetic())), "some text postcodes");
+    assert!(
+        postcodes
+            .iter()
+            .any(|p| p.chars().all(|c| c.is_ascii_digit())),
+        "some numeric postcodes"
+    );
+    assert!(
+        postcodes
+            .iter()
+            .any(|p| p.chars().any(|c| c.is_ascii_alphabetic())),
+        "some text postcodes"
+    );
 }

@@ -17,11 +17,20 @@ fn repo() -> PathBuf {
 }
 
 fn guest(name: &str) -> Vec<u8> {
-    let p = repo().join("target/test-guests").join(format!("{name}.wasm"));
-    std::fs::read(&p).unwrap_or_else(|_| panic!("{} is missing: run `just build-test-guests`", p.display()))
+    let p = repo()
+        .join("target/test-guests")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&p)
+        .unwrap_or_else(|_| panic!("{} is missing: run `just build-test-guests`", p.display()))
 }
 
-async fn post(client: &reqwest::Client, addr: &str, path: &str, body: Vec<u8>, token: Option<&str>) -> (u16, String) {
+async fn post(
+    client: &reqwest::Client,
+    addr: &str,
+    path: &str,
+    body: Vec<u8>,
+    token: Option<&str>,
+) -> (u16, String) {
     let mut req = client.post(format!("http://{addr}{path}")).body(body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -31,7 +40,14 @@ async fn post(client: &reqwest::Client, addr: &str, path: &str, body: Vec<u8>, t
 }
 
 async fn status(client: &reqwest::Client, addr: &str) -> serde_json::Value {
-    client.get(format!("http://{addr}/api/status")).send().await.unwrap().json().await.unwrap()
+    client
+        .get(format!("http://{addr}/api/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// Replaces `path` atomically, as `just build-plugins` does.
@@ -47,7 +63,8 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     create_topic(&topic, 2).await;
     let dir = tempfile::tempdir().unwrap();
     let plugin = dir.path().join("flatten.wasm");
-    std::fs::copy(repo().join("plugins/dist/flatten.wasm"), &plugin).expect("run `just build-plugins`");
+    std::fs::copy(repo().join("plugins/dist/flatten.wasm"), &plugin)
+        .expect("run `just build-plugins`");
 
     let mut config = Config::default();
     config.kafka.brokers = brokers();
@@ -82,7 +99,12 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
         for (i, u) in users.iter().enumerate() {
             let id = u["login"]["uuid"].as_str().unwrap().to_string();
             let (partition, offset) = p
-                .send(rdkafka::producer::FutureRecord::to(&producer_topic).key(&id).payload(&u.to_string()), Duration::from_secs(10))
+                .send(
+                    rdkafka::producer::FutureRecord::to(&producer_topic)
+                        .key(&id)
+                        .payload(&u.to_string()),
+                    Duration::from_secs(10),
+                )
                 .await
                 .map(|d| (d.partition, d.offset))
                 .unwrap_or_else(|(e, _)| panic!("produce: {e}"));
@@ -100,7 +122,14 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     }
 
     // Broken versions are rejected with a reason; v1 goes on.
-    let (code, _) = post(&client, &addr, "/api/plugin/deploy", guest("flatten-v2"), None).await;
+    let (code, _) = post(
+        &client,
+        &addr,
+        "/api/plugin/deploy",
+        guest("flatten-v2"),
+        None,
+    )
+    .await;
     assert_eq!(code, 401, "a deploy without the token is refused");
     for (name, reason) in [
         ("missing-export", "transform"),
@@ -108,10 +137,24 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
         ("bad-rows", "shoe_size"),
         ("trap-always", "sample record"),
     ] {
-        let (code, body) = post(&client, &addr, "/api/plugin/deploy", guest(name), Some(TOKEN)).await;
+        let (code, body) = post(
+            &client,
+            &addr,
+            "/api/plugin/deploy",
+            guest(name),
+            Some(TOKEN),
+        )
+        .await;
         assert_eq!(code, 422, "{name}: {body}");
-        assert!(body.contains(reason), "{name} rejected without naming `{reason}`: {body}");
-        assert_eq!(status(&client, &addr).await["active"]["version"], "0.1.0", "{name} must not go live");
+        assert!(
+            body.contains(reason),
+            "{name} rejected without naming `{reason}`: {body}"
+        );
+        assert_eq!(
+            status(&client, &addr).await["active"]["version"],
+            "0.1.0",
+            "{name} must not go live"
+        );
     }
 
     // v2 lands by a file change, mid-stream.
@@ -121,7 +164,10 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
         if status(&client, &addr).await["active"]["version"] == "2.0.0" {
             break;
         }
-        assert!(swapped_at.elapsed() < Duration::from_secs(30), "file change not deployed within 30 s");
+        assert!(
+            swapped_at.elapsed() < Duration::from_secs(30),
+            "file change not deployed within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let placed = stream.await.unwrap();
@@ -129,16 +175,30 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
 
     // Every row on the right side of its partition's barrier.
     let st = status(&client, &addr).await;
-    let v2 = st["versions"].as_array().unwrap().iter().find(|v| v["version"] == "2.0.0").unwrap().clone();
+    let v2 = st["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == "2.0.0")
+        .unwrap()
+        .clone();
     let barrier: HashMap<i32, i64> = v2["first_offsets"]
         .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.rsplit('/').next().unwrap().parse().unwrap(), v.as_i64().unwrap()))
+        .map(|(k, v)| {
+            (
+                k.rsplit('/').next().unwrap().parse().unwrap(),
+                v.as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(barrier.len(), 2, "v2 took over both partitions: {v2}");
     let rows = s
-        .query_unpaged(format!("SELECT id, last_name, plugin_version FROM {table}"), ())
+        .query_unpaged(
+            format!("SELECT id, last_name, plugin_version FROM {table}"),
+            (),
+        )
         .await
         .unwrap()
         .into_rows_result()
@@ -147,22 +207,58 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     for row in rows.rows::<(uuid::Uuid, String, String)>().unwrap() {
         let (id, last_name, version) = row.unwrap();
         let (partition, offset) = placed[&id];
-        let expected = if offset >= barrier[&partition] { "2.0.0" } else { "0.1.0" };
-        assert_eq!(version, expected, "row {id} at {partition}@{offset}, barrier {}", barrier[&partition]);
-        assert_eq!(last_name == last_name.to_uppercase(), version == "2.0.0", "{last_name} written by {version}");
-        if version == "2.0.0" { v2_rows += 1 } else { v1_rows += 1 }
+        let expected = if offset >= barrier[&partition] {
+            "2.0.0"
+        } else {
+            "0.1.0"
+        };
+        assert_eq!(
+            version, expected,
+            "row {id} at {partition}@{offset}, barrier {}",
+            barrier[&partition]
+        );
+        assert_eq!(
+            last_name == last_name.to_uppercase(),
+            version == "2.0.0",
+            "{last_name} written by {version}"
+        );
+        if version == "2.0.0" {
+            v2_rows += 1
+        } else {
+            v1_rows += 1
+        }
     }
     assert_eq!(v1_rows + v2_rows, n);
-    assert!(v1_rows > 0 && v2_rows > 0, "the swap happened mid-stream: v1 {v1_rows}, v2 {v2_rows}");
-    let stalls: Vec<f64> = st["stalls"].as_array().unwrap().iter().map(|s| s["millis"].as_f64().unwrap()).collect();
-    eprintln!("swap: v1 rows {v1_rows}, v2 rows {v2_rows}, barrier {barrier:?}, stalls (ms) {stalls:?}");
+    assert!(
+        v1_rows > 0 && v2_rows > 0,
+        "the swap happened mid-stream: v1 {v1_rows}, v2 {v2_rows}"
+    );
+    let stalls: Vec<f64> = st["stalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["millis"].as_f64().unwrap())
+        .collect();
+    eprintln!(
+        "swap: v1 rows {v1_rows}, v2 rows {v2_rows}, barrier {barrier:?}, stalls (ms) {stalls:?}"
+    );
 
     // Rollback is instant: v1 is still compiled.
     let (code, body) = post(&client, &addr, "/api/plugin/rollback", vec![], Some(TOKEN)).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(status(&client, &addr).await["active"]["version"], "0.1.0");
-    let metrics = client.get(format!("http://{addr}/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("sluice_plugin_rejected_deploys_total 4"), "{metrics}");
+    let metrics = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sluice_plugin_rejected_deploys_total 4"),
+        "{metrics}"
+    );
     assert!(metrics.contains("sluice_plugin_swaps_total 2"));
 
     let _ = stop_tx.send(());

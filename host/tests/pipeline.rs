@@ -14,7 +14,11 @@ use tokio::sync::oneshot;
 
 fn plugin_path() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/flatten.wasm");
-    assert!(p.exists(), "{} is missing: run `just build-plugins`", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `just build-plugins`",
+        p.display()
+    );
     p
 }
 
@@ -32,9 +36,17 @@ fn config(topic: &str, keyspace: &str, group: &str) -> Config {
 }
 
 /// Runs the pipeline in the background; send on the returned channel to stop it.
-fn start(config: Config) -> (oneshot::Sender<()>, tokio::task::JoinHandle<anyhow::Result<()>>) {
+fn start(
+    config: Config,
+) -> (
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
     let (tx, rx) = oneshot::channel();
-    let opts = host::pipeline::RunOptions { watch: false, ..host::pipeline::RunOptions::new(plugin_path()) };
+    let opts = host::pipeline::RunOptions {
+        watch: false,
+        ..host::pipeline::RunOptions::new(plugin_path())
+    };
     let handle = tokio::spawn(host::pipeline::run(config, opts, async {
         let _ = rx.await;
     }));
@@ -57,11 +69,23 @@ async fn json_records_become_rows_with_every_column() {
     let users = users(300);
     let p = producer();
     for u in &users {
-        produce(&p, &topic, u["login"]["uuid"].as_str().unwrap(), u.to_string().as_bytes()).await;
+        produce(
+            &p,
+            &topic,
+            u["login"]["uuid"].as_str().unwrap(),
+            u.to_string().as_bytes(),
+        )
+        .await;
     }
     let (tx, h) = start(config(&topic, &ks, &unique("g")));
     let s = session().await;
-    wait_for_rows(&s, &format!("{ks}.created_users"), 300, Duration::from_secs(120)).await;
+    wait_for_rows(
+        &s,
+        &format!("{ks}.created_users"),
+        300,
+        Duration::from_secs(120),
+    )
+    .await;
     stop(tx, h).await;
 
     let u = &users[7];
@@ -75,18 +99,48 @@ async fn json_records_become_rows_with_every_column() {
         .unwrap()
         .into_rows_result()
         .unwrap();
-    type R = (String, String, String, String, String, String, String, scylla::value::CqlTimestamp, scylla::value::CqlTimestamp, String, String, String);
+    type R = (
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        scylla::value::CqlTimestamp,
+        scylla::value::CqlTimestamp,
+        String,
+        String,
+        String,
+    );
     let r: R = row.single_row().unwrap();
     assert_eq!(r.0, u["name"]["first"].as_str().unwrap());
     assert_eq!(r.1, u["name"]["last"].as_str().unwrap());
     assert_eq!(r.2, u["gender"].as_str().unwrap());
     let l = &u["location"];
-    assert_eq!(r.3, format!("{} {}, {}, {}, {}", l["street"]["number"], l["street"]["name"].as_str().unwrap(), l["city"].as_str().unwrap(), l["state"].as_str().unwrap(), l["country"].as_str().unwrap()));
-    let postcode = match &l["postcode"] { serde_json::Value::String(s) => s.clone(), other => other.to_string() };
+    assert_eq!(
+        r.3,
+        format!(
+            "{} {}, {}, {}, {}",
+            l["street"]["number"],
+            l["street"]["name"].as_str().unwrap(),
+            l["city"].as_str().unwrap(),
+            l["state"].as_str().unwrap(),
+            l["country"].as_str().unwrap()
+        )
+    );
+    let postcode = match &l["postcode"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
     assert_eq!(r.4, postcode);
     assert_eq!(r.5, u["email"].as_str().unwrap());
     assert_eq!(r.6, "user7");
-    let ms = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+    let ms = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis()
+    };
     assert_eq!(r.7 .0, ms(u["dob"]["date"].as_str().unwrap()));
     assert_eq!(r.8 .0, ms(u["registered"]["date"].as_str().unwrap()));
     assert_eq!(r.9, u["phone"].as_str().unwrap());
@@ -106,14 +160,28 @@ async fn poison_records_go_to_the_dead_letter_topic() {
         produce(&p, &topic, &format!("good{i}"), u.to_string().as_bytes()).await;
         match i {
             3 => produce(&p, &topic, "garbage", b"\x07\xff not json").await,
-            9 => produce(&p, &topic, "unknown-schema", &[0, 0x7f, 0xff, 0xff, 0x01, 2, 4, 6]).await,
+            9 => {
+                produce(
+                    &p,
+                    &topic,
+                    "unknown-schema",
+                    &[0, 0x7f, 0xff, 0xff, 0x01, 2, 4, 6],
+                )
+                .await
+            }
             15 => produce(&p, &topic, "rejected", bad_user.to_string().as_bytes()).await,
             _ => {}
         }
     }
     let (tx, h) = start(config(&topic, &ks, &unique("g")));
     let s = session().await;
-    wait_for_rows(&s, &format!("{ks}.created_users"), 20, Duration::from_secs(120)).await;
+    wait_for_rows(
+        &s,
+        &format!("{ks}.created_users"),
+        20,
+        Duration::from_secs(120),
+    )
+    .await;
 
     let consumer: StreamConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", brokers())
@@ -133,14 +201,23 @@ async fn poison_records_go_to_the_dead_letter_topic() {
             .headers()
             .unwrap()
             .iter()
-            .map(|h| (h.key.to_string(), String::from_utf8_lossy(h.value.unwrap_or_default()).to_string()))
+            .map(|h| {
+                (
+                    h.key.to_string(),
+                    String::from_utf8_lossy(h.value.unwrap_or_default()).to_string(),
+                )
+            })
             .collect();
         seen.insert(key, headers);
     }
     stop(tx, h).await;
     assert_eq!(seen["garbage"]["sluice.reason"], "decode");
     assert_eq!(seen["unknown-schema"]["sluice.reason"], "decode");
-    assert!(seen["unknown-schema"]["sluice.error"].contains("schema id"), "{:?}", seen["unknown-schema"]);
+    assert!(
+        seen["unknown-schema"]["sluice.error"].contains("schema id"),
+        "{:?}",
+        seen["unknown-schema"]
+    );
     assert_eq!(seen["rejected"]["sluice.reason"], "plugin-error");
     assert!(seen["rejected"]["sluice.error"].contains("email"));
     for h in seen.values() {
@@ -154,14 +231,20 @@ async fn poison_records_go_to_the_dead_letter_topic() {
 }
 
 /// Each row's write time, by id.
-async fn write_times(s: &scylla::client::session::Session, table: &str) -> HashMap<uuid::Uuid, i64> {
+async fn write_times(
+    s: &scylla::client::session::Session,
+    table: &str,
+) -> HashMap<uuid::Uuid, i64> {
     let r = s
         .query_unpaged(format!("SELECT id, writetime(first_name) FROM {table}"), ())
         .await
         .unwrap()
         .into_rows_result()
         .unwrap();
-    r.rows::<(uuid::Uuid, i64)>().unwrap().map(|x| x.unwrap()).collect()
+    r.rows::<(uuid::Uuid, i64)>()
+        .unwrap()
+        .map(|x| x.unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +254,13 @@ async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
     let n = 4000;
     let p = producer();
     for u in users(n) {
-        produce(&p, &topic, u["login"]["uuid"].as_str().unwrap(), u.to_string().as_bytes()).await;
+        produce(
+            &p,
+            &topic,
+            u["login"]["uuid"].as_str().unwrap(),
+            u.to_string().as_bytes(),
+        )
+        .await;
     }
     let group = unique("g");
     let table = format!("{ks}.created_users");
@@ -199,7 +288,10 @@ async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
     let second = write_times(&s, &table).await;
     assert_eq!(second.len(), n);
     let rewritten = first.iter().filter(|(id, t)| second[id] != **t).count();
-    assert_eq!(rewritten, 0, "{rewritten} rows written before the stop were written again after it");
+    assert_eq!(
+        rewritten, 0,
+        "{rewritten} rows written before the stop were written again after it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,15 +301,37 @@ async fn kill_9_mid_stream_loses_nothing() {
     let n = 4000;
     let p = producer();
     for u in users(n) {
-        produce(&p, &topic, u["login"]["uuid"].as_str().unwrap(), u.to_string().as_bytes()).await;
+        produce(
+            &p,
+            &topic,
+            u["login"]["uuid"].as_str().unwrap(),
+            u.to_string().as_bytes(),
+        )
+        .await;
     }
     let table = format!("{ks}.created_users");
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_host"))
             .args(["run", "--plugin"])
             .arg(plugin_path())
-            .args(["--topic", &topic, "--group", &group, "--keyspace", &ks, "--admin-listen", "127.0.0.1:0"])
-            .args(["--brokers", &brokers(), "--cassandra", &cassandra_hosts(), "--registry", &registry_url()])
+            .args([
+                "--topic",
+                &topic,
+                "--group",
+                &group,
+                "--keyspace",
+                &ks,
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .args([
+                "--brokers",
+                &brokers(),
+                "--cassandra",
+                &cassandra_hosts(),
+                "--registry",
+                &registry_url(),
+            ])
             .env("RUST_LOG", "warn")
             .spawn()
             .expect("starting host")
@@ -237,7 +351,10 @@ async fn kill_9_mid_stream_loses_nothing() {
     wait_for_rows(&s, &table, n as i64, Duration::from_secs(180)).await;
     // SIGTERM: a clean stop exits 0.
     let pid = child.id().to_string();
-    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "host exits 0 on SIGTERM, got {status}");
 }
@@ -249,7 +366,13 @@ async fn two_hosts_share_partitions_and_a_leaving_host_hands_over_cleanly() {
     let n = 4000;
     let p = producer();
     for u in users(n) {
-        produce(&p, &topic, u["login"]["uuid"].as_str().unwrap(), u.to_string().as_bytes()).await;
+        produce(
+            &p,
+            &topic,
+            u["login"]["uuid"].as_str().unwrap(),
+            u.to_string().as_bytes(),
+        )
+        .await;
     }
     let table = format!("{ks}.created_users");
     let mut cfg = config(&topic, &ks, &group);
@@ -275,5 +398,8 @@ async fn two_hosts_share_partitions_and_a_leaving_host_hands_over_cleanly() {
     let after = write_times(&s, &table).await;
     assert_eq!(after.len(), n);
     let rewritten = before.iter().filter(|(id, t)| after[id] != **t).count();
-    assert_eq!(rewritten, 0, "{rewritten} rows were written again after the hand-over");
+    assert_eq!(
+        rewritten, 0,
+        "{rewritten} rows were written again after the hand-over"
+    );
 }

@@ -13,8 +13,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn guest_path(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-guests").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} is missing: run `just build-test-guests`", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-guests")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run `just build-test-guests`",
+        p.display()
+    );
     p
 }
 
@@ -53,7 +59,10 @@ async fn dead_letter_reasons(topic: &str, n: usize) -> Vec<(String, String)> {
     consumer.subscribe(&[&format!("{topic}.dlq")]).unwrap();
     let mut out = Vec::new();
     while out.len() < n {
-        let m = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await.expect("dead letter within 60 s").unwrap();
+        let m = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
+            .await
+            .expect("dead letter within 60 s")
+            .unwrap();
         let header = |k: &str| {
             m.headers()
                 .unwrap()
@@ -72,13 +81,20 @@ async fn contained(guest: &str, trigger: &str, reason: &str, message: &str) {
     create_topic(&topic, 1).await;
     let p = producer();
     for i in 0..60 {
-        let value = if i == 25 { trigger.to_string() } else { format!("{{\"i\": {i}}}") };
+        let value = if i == 25 {
+            trigger.to_string()
+        } else {
+            format!("{{\"i\": {i}}}")
+        };
         produce(&p, &topic, &format!("k{i}"), value.as_bytes()).await;
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&topic, &ks, &dir.path().join("schema.cql"));
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let opts = host::pipeline::RunOptions { watch: false, ..host::pipeline::RunOptions::new(guest_path(guest)) };
+    let opts = host::pipeline::RunOptions {
+        watch: false,
+        ..host::pipeline::RunOptions::new(guest_path(guest))
+    };
     let run = tokio::spawn(host::pipeline::run(cfg, opts, async {
         let _ = rx.await;
     }));
@@ -98,7 +114,13 @@ async fn a_panic_is_pinned_on_its_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_is_stopped_by_the_deadline() {
-    contained("loop-forever", r#"{"loop": true}"#, "plugin-trap", "deadline").await;
+    contained(
+        "loop-forever",
+        r#"{"loop": true}"#,
+        "plugin-trap",
+        "deadline",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +130,13 @@ async fn a_memory_bomb_hits_the_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_output_flood_hits_the_row_limit() {
-    contained("output-flood", r#"{"flood": true}"#, "plugin-limit", "max-rows-per-record").await;
+    contained(
+        "output-flood",
+        r#"{"flood": true}"#,
+        "plugin-limit",
+        "max-rows-per-record",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,11 +177,31 @@ async fn a_failing_plugin_trips_the_breaker_which_rolls_back_and_loses_nothing()
     }
     let s = session().await;
     wait_for_rows(&s, &format!("{ks}.records"), 40, Duration::from_secs(120)).await;
-    let metrics = client.get(format!("http://{addr}/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("sluice_breaker_open 0"), "{metrics}");
-    assert!(!metrics.contains("sluice_dead_letters_total"), "nothing was dead-lettered: {metrics}");
-    let status: serde_json::Value = client.get(format!("http://{addr}/api/status")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(status["active"]["name"], "loop-forever", "rolled back: {status}");
+    assert!(
+        !metrics.contains("sluice_dead_letters_total"),
+        "nothing was dead-lettered: {metrics}"
+    );
+    let status: serde_json::Value = client
+        .get(format!("http://{addr}/api/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status["active"]["name"], "loop-forever",
+        "rolled back: {status}"
+    );
     let _ = tx.send(());
     run.await.unwrap().unwrap();
 }

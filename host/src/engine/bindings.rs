@@ -65,7 +65,11 @@ pub fn outcome(o: wit::Outcome) -> model::Outcome {
 fn row(r: wit::Row) -> model::Row {
     model::Row {
         table: r.table,
-        columns: r.columns.into_iter().map(|c| (c.name, cell(c.value))).collect(),
+        columns: r
+            .columns
+            .into_iter()
+            .map(|c| (c.name, cell(c.value)))
+            .collect(),
     }
 }
 

@@ -57,7 +57,9 @@ pub mod humantime_serde_compat {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!("{text:?} is not a duration like \"5s\" or \"250ms\": {e}"))
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration like \"5s\" or \"250ms\": {e}"
+            ))
         })
     }
 }
@@ -83,7 +85,9 @@ impl Engine {
             Ok(cache) => {
                 config.cache(Some(cache));
             }
-            Err(e) => tracing::warn!(error = %e, "no compiled-code cache; plugins are compiled at every start"),
+            Err(e) => {
+                tracing::warn!(error = %e, "no compiled-code cache; plugins are compiled at every start")
+            }
         }
         let inner = wasmtime::Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
         let ticker = Ticker::start(inner.clone());

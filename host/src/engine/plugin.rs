@@ -14,8 +14,14 @@ use wasmtime::Store;
 /// for error messages.
 const REQUIRED_EXPORTS: [(&str, &str); 3] = [
     ("metadata", "func() -> plugin-info"),
-    ("init", "func(config: list<tuple<string, string>>) -> result<_, string>"),
-    ("transform", "func(batch: list<input-record>) -> list<outcome>"),
+    (
+        "init",
+        "func(config: list<tuple<string, string>>) -> result<_, string>",
+    ),
+    (
+        "transform",
+        "func(batch: list<input-record>) -> list<outcome>",
+    ),
 ];
 
 /// Why a plugin could not be loaded. Each message names the plugin and the fix.
@@ -92,10 +98,11 @@ impl Plugin {
         limits: Limits,
     ) -> Result<Self, LoadError> {
         let what = what.to_string();
-        let component = Component::new(engine.wasmtime(), bytes).map_err(|e| LoadError::Compile {
-            what: what.clone(),
-            message: format!("{e:#}"),
-        })?;
+        let component =
+            Component::new(engine.wasmtime(), bytes).map_err(|e| LoadError::Compile {
+                what: what.clone(),
+                message: format!("{e:#}"),
+            })?;
         check_exports(engine, &component).map_err(|message| LoadError::World {
             what: what.clone(),
             message,
@@ -104,15 +111,21 @@ impl Plugin {
             what: what.clone(),
             message: format!("{e:#}"),
         })?;
-        let instance_pre = linker.instantiate_pre(&component).map_err(|e| LoadError::Import {
-            what: what.clone(),
-            message: import_error(engine, &component, &e),
-        })?;
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Import {
+                what: what.clone(),
+                message: import_error(engine, &component, &e),
+            })?;
         let pre = TransformerPre::new(instance_pre).map_err(|e| LoadError::World {
             what: what.clone(),
             message: format!(
                 "{e:#}; the world declares {}",
-                REQUIRED_EXPORTS.iter().map(|(n, sig)| format!("`{n}: {sig}`")).collect::<Vec<_>>().join(", ")
+                REQUIRED_EXPORTS
+                    .iter()
+                    .map(|(n, sig)| format!("`{n}: {sig}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })?;
         let hash = content_hash(bytes);
@@ -171,7 +184,8 @@ impl Plugin {
     /// on a fresh instance, down to single records: the trap is pinned on the
     /// record that causes it, and the others still get their outcomes.
     pub fn transform(&self, records: Vec<Record>) -> Vec<RecordResult> {
-        let batch: Vec<wit::InputRecord> = records.into_iter().map(bindings::input_record).collect();
+        let batch: Vec<wit::InputRecord> =
+            records.into_iter().map(bindings::input_record).collect();
         let mut results = Vec::with_capacity(batch.len());
         self.transform_isolating(&batch, &mut results);
         results
@@ -186,7 +200,11 @@ impl Plugin {
             Err(e) if batch.len() == 1 => results.push(Err(e)),
             Err(CallError::Contract(message)) => {
                 // Not a per-record failure: every record gets the same error.
-                results.extend(batch.iter().map(|_| Err(CallError::Contract(message.clone()))))
+                results.extend(
+                    batch
+                        .iter()
+                        .map(|_| Err(CallError::Contract(message.clone()))),
+                )
             }
             Err(CallError::Trap(message)) if message.starts_with(DEADLINE) => {
                 // Halving would pay the full deadline again at every level:
@@ -209,9 +227,16 @@ impl Plugin {
         match instance.call_init(&mut store, &self.config) {
             Ok(Ok(())) => {}
             Ok(Err(message)) => {
-                return Err(CallError::Contract(format!("init refused the config it accepted at load: {message}")))
+                return Err(CallError::Contract(format!(
+                    "init refused the config it accepted at load: {message}"
+                )))
             }
-            Err(e) => return Err(CallError::Trap(format!("in init: {}", trap_message(&e, &self.limits)))),
+            Err(e) => {
+                return Err(CallError::Trap(format!(
+                    "in init: {}",
+                    trap_message(&e, &self.limits)
+                )))
+            }
         }
         let outcomes = instance
             .call_transform(&mut store, batch)
@@ -278,7 +303,10 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
 /// a missing function is less direct.
 fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
     let ty = component.component_type();
-    let exports: Vec<String> = ty.exports(engine.wasmtime()).map(|(n, _)| n.to_string()).collect();
+    let exports: Vec<String> = ty
+        .exports(engine.wasmtime())
+        .map(|(n, _)| n.to_string())
+        .collect();
     let missing: Vec<String> = REQUIRED_EXPORTS
         .iter()
         .filter(|(name, _)| !exports.iter().any(|e| e == name))
@@ -290,7 +318,11 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
         Err(format!(
             "it does not export {} (it exports: {})",
             missing.join(", "),
-            if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+            if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            }
         ))
     }
 }
@@ -307,7 +339,9 @@ fn trap_message(e: &wasmtime::Error, limits: &Limits) -> String {
                 "{DEADLINE} of {} (limits.call-timeout)",
                 humantime::format_duration(limits.call_timeout)
             ),
-            wasmtime::Trap::UnreachableCodeReached => "unreachable executed (a panic in the plugin?)".to_string(),
+            wasmtime::Trap::UnreachableCodeReached => {
+                "unreachable executed (a panic in the plugin?)".to_string()
+            }
             other => other.to_string(),
         };
     }
@@ -337,7 +371,14 @@ fn import_error(engine: &Engine, component: &Component, e: &wasmtime::Error) -> 
     if ungranted.is_empty() {
         format!("{}", e.root_cause())
     } else {
-        format!("it imports {}", ungranted.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+        format!(
+            "it imports {}",
+            ungranted
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 

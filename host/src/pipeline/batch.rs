@@ -65,8 +65,18 @@ pub(crate) async fn process(
         })
         .await?;
         match value {
-            Ok(value) => decoded.push((message, Record { origin: message.origin.clone(), value })),
-            Err(e) => dead.push(DeadLetter { message, reason: Reason::Decode, error: e.to_string() }),
+            Ok(value) => decoded.push((
+                message,
+                Record {
+                    origin: message.origin.clone(),
+                    value,
+                },
+            )),
+            Err(e) => dead.push(DeadLetter {
+                message,
+                reason: Reason::Decode,
+                error: e.to_string(),
+            }),
         }
     }
 
@@ -86,7 +96,9 @@ pub(crate) async fn process(
         let results = tokio::task::spawn_blocking(move || plugin.plugin.transform(records))
             .await
             .expect("the plugin call does not panic the host");
-        shared.metrics.plugin_call_seconds(call_started.elapsed().as_secs_f64());
+        shared
+            .metrics
+            .plugin_call_seconds(call_started.elapsed().as_secs_f64());
         let mut retry: Vec<(&SourceMessage, String)> = Vec::new();
         for (message, result) in messages.into_iter().zip(results) {
             match result {
@@ -100,7 +112,9 @@ pub(crate) async fn process(
                         None => m,
                     },
                 }),
-                Ok(Outcome::Retry(reason)) if attempt < shared.plugin_retries => retry.push((message, reason)),
+                Ok(Outcome::Retry(reason)) if attempt < shared.plugin_retries => {
+                    retry.push((message, reason))
+                }
                 Ok(Outcome::Retry(reason)) => dead.push(DeadLetter {
                     message,
                     reason: Reason::PluginRetry,
@@ -125,14 +139,28 @@ pub(crate) async fn process(
         for (message, _) in retry {
             // These decoded fine a moment ago; decode them again the same way.
             if let Ok(value) = shared.decoder.decode(message.payload.as_deref()).await {
-                pending.push((message, Record { origin: message.origin.clone(), value }));
+                pending.push((
+                    message,
+                    Record {
+                        origin: message.origin.clone(),
+                        value,
+                    },
+                ));
             }
         }
     }
 
     // A plugin failing on most records is broken: hold the batch rather
     // than dead-letter good data.
-    let failed = dead.iter().filter(|d| matches!(d.reason, Reason::PluginError | Reason::PluginTrap | Reason::PluginLimit)).count() as u64;
+    let failed = dead
+        .iter()
+        .filter(|d| {
+            matches!(
+                d.reason,
+                Reason::PluginError | Reason::PluginTrap | Reason::PluginLimit
+            )
+        })
+        .count() as u64;
     let tripped = shared.breaker.record(failed, batch.len() as u64);
     if tripped || shared.breaker.is_open() {
         return Err(Unfinished::Held { tripped });
@@ -145,21 +173,39 @@ pub(crate) async fn process(
     'records: for (message, record_rows) in rows {
         let mut checked = Vec::with_capacity(record_rows.len());
         for mut row in record_rows {
-            let table = row.table.clone().unwrap_or_else(|| shared.default_table.clone());
+            let table = row
+                .table
+                .clone()
+                .unwrap_or_else(|| shared.default_table.clone());
             let schema = match shared.sink.table(&table).await {
                 Ok(s) => s,
                 Err(e) => {
-                    dead.push(DeadLetter { message, reason: Reason::SchemaMismatch, error: format!("{e:#}") });
+                    dead.push(DeadLetter {
+                        message,
+                        reason: Reason::SchemaMismatch,
+                        error: format!("{e:#}"),
+                    });
                     continue 'records;
                 }
             };
-            if schema.columns.get(&shared.version_column).map(String::as_str) == Some("text")
+            if schema
+                .columns
+                .get(&shared.version_column)
+                .map(String::as_str)
+                == Some("text")
                 && !row.columns.iter().any(|(n, _)| n == &shared.version_column)
             {
-                row.columns.push((shared.version_column.clone(), Cell::Text(info.version.clone())));
+                row.columns.push((
+                    shared.version_column.clone(),
+                    Cell::Text(info.version.clone()),
+                ));
             }
             if let Err(e) = schema.bind(&row) {
-                dead.push(DeadLetter { message, reason: Reason::SchemaMismatch, error: e });
+                dead.push(DeadLetter {
+                    message,
+                    reason: Reason::SchemaMismatch,
+                    error: e,
+                });
                 continue 'records;
             }
             checked.push((schema, row));
@@ -168,7 +214,8 @@ pub(crate) async fn process(
     }
 
     // Write rows and dead letters; both must be acknowledged before the offset moves.
-    let refs: Vec<(Arc<TableSchema>, &Row)> = to_write.iter().map(|(s, r)| (s.clone(), r)).collect();
+    let refs: Vec<(Arc<TableSchema>, &Row)> =
+        to_write.iter().map(|(s, r)| (s.clone(), r)).collect();
     let write_rows = async {
         if refs.is_empty() {
             return Ok(());
@@ -200,7 +247,11 @@ pub(crate) async fn process(
             })
             .await?;
             let o = &letter.message.origin;
-            shared.metrics.dead_letter(letter.reason.as_str(), &letter.error, format!("{}/{}@{}", o.topic, o.partition, o.offset));
+            shared.metrics.dead_letter(
+                letter.reason.as_str(),
+                &letter.error,
+                format!("{}/{}@{}", o.topic, o.partition, o.offset),
+            );
             tracing::warn!(topic = %o.topic, partition = o.partition, offset = o.offset, reason = letter.reason.as_str(), error = %letter.error, "record dead-lettered");
         }
         Ok::<(), Unfinished>(())
@@ -208,7 +259,9 @@ pub(crate) async fn process(
     let (a, b) = tokio::join!(write_rows, write_dead);
     a?;
     b?;
-    shared.metrics.batch_seconds(started.elapsed().as_secs_f64());
+    shared
+        .metrics
+        .batch_seconds(started.elapsed().as_secs_f64());
     Ok(())
 }
 

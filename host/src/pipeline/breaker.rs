@@ -60,11 +60,17 @@ impl Breaker {
         let now = Instant::now();
         let mut w = self.window.lock().expect("breaker window");
         w.push_back((now, failed, total));
-        while w.front().is_some_and(|(t, _, _)| now.duration_since(*t) > self.config.window) {
+        while w
+            .front()
+            .is_some_and(|(t, _, _)| now.duration_since(*t) > self.config.window)
+        {
             w.pop_front();
         }
-        let (f, t) = w.iter().fold((0, 0), |(f, t), (_, bf, bt)| (f + bf, t + bt));
-        let trip = t >= self.config.min_records && (f as f64) > self.config.failure_ratio * t as f64;
+        let (f, t) = w
+            .iter()
+            .fold((0, 0), |(f, t), (_, bf, bt)| (f + bf, t + bt));
+        let trip =
+            t >= self.config.min_records && (f as f64) > self.config.failure_ratio * t as f64;
         if trip && !*self.open.borrow() {
             w.clear();
             self.open.send_replace(true);
@@ -96,7 +102,11 @@ mod tests {
 
     #[test]
     fn trips_on_the_ratio_only_with_enough_records() {
-        let b = Breaker::new(BreakerConfig { min_records: 100, failure_ratio: 0.5, ..Default::default() });
+        let b = Breaker::new(BreakerConfig {
+            min_records: 100,
+            failure_ratio: 0.5,
+            ..Default::default()
+        });
         assert!(!b.record(40, 40), "too few records to judge");
         assert!(!b.record(10, 60), "50 of 100 is not over half");
         assert!(b.record(5, 5), "55 of 105 is");

@@ -36,7 +36,12 @@ impl RecentRecords {
     }
 
     pub fn snapshot(&self) -> Vec<Record> {
-        self.0.lock().expect("recent records").iter().cloned().collect()
+        self.0
+            .lock()
+            .expect("recent records")
+            .iter()
+            .cloned()
+            .collect()
     }
 }
 
@@ -78,10 +83,19 @@ impl Deployer {
     async fn try_deploy(&self, source: String, bytes: Vec<u8>) -> anyhow::Result<Deployed> {
         let current = self.slot.current();
         let engine = self.engine.clone();
-        let plugin_config: Vec<(String, String)> = self.config.pipeline.plugin_config.clone().into_iter().collect();
+        let plugin_config: Vec<(String, String)> = self
+            .config
+            .pipeline
+            .plugin_config
+            .clone()
+            .into_iter()
+            .collect();
         let limits = self.config.limits.clone();
         let what = source.clone();
-        let plugin = tokio::task::spawn_blocking(move || Plugin::load(&engine, &what, &bytes, plugin_config, limits)).await??;
+        let plugin = tokio::task::spawn_blocking(move || {
+            Plugin::load(&engine, &what, &bytes, plugin_config, limits)
+        })
+        .await??;
         if plugin.hash() == current.plugin.hash() {
             anyhow::bail!("{} ({source}) is already the active version", plugin.info());
         }
@@ -93,7 +107,11 @@ impl Deployer {
             hash: plugin.hash().to_string(),
             samples: samples_tried,
         };
-        let next = Arc::new(ActivePlugin { plugin, source, since: SystemTime::now() });
+        let next = Arc::new(ActivePlugin {
+            plugin,
+            source,
+            since: SystemTime::now(),
+        });
         self.activate(next);
         Ok(deployed)
     }
@@ -118,7 +136,8 @@ impl Deployer {
     fn announce(&self, active: &Arc<ActivePlugin>, what: &str) {
         let info = active.plugin.info();
         self.metrics.swap();
-        self.metrics.set_active_plugin(&info.name, &info.version, active.plugin.hash());
+        self.metrics
+            .set_active_plugin(&info.name, &info.version, active.plugin.hash());
         self.history.activated(active);
         // A new version gets a fresh chance: held workers go on with it.
         self.breaker.reset();

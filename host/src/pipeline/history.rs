@@ -54,7 +54,9 @@ impl SwapHistory {
     pub fn first_offset(&self, hash: &str, topic: &str, partition: i32, offset: i64) {
         let mut versions = self.versions.lock().expect("history");
         if let Some(v) = versions.iter_mut().rev().find(|v| v.hash == hash) {
-            v.first_offsets.entry(format!("{topic}/{partition}")).or_insert(offset);
+            v.first_offsets
+                .entry(format!("{topic}/{partition}"))
+                .or_insert(offset);
         }
     }
 
@@ -72,5 +74,7 @@ impl SwapHistory {
 }
 
 fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_millis() as u64
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
 }

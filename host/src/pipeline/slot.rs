@@ -40,7 +40,10 @@ impl PluginSlot {
     pub fn swap(&self, next: Arc<ActivePlugin>) -> Arc<ActivePlugin> {
         let mut current = self.current.write().expect("plugin slot");
         let old = std::mem::replace(&mut *current, next);
-        self.previous.write().expect("plugin slot").insert(0, old.clone());
+        self.previous
+            .write()
+            .expect("plugin slot")
+            .insert(0, old.clone());
         old
     }
 

@@ -32,17 +32,26 @@ pub struct RunOptions {
 
 impl RunOptions {
     pub fn new(plugin_path: PathBuf) -> Self {
-        RunOptions { plugin_path, watch: true, admin_addr: None }
+        RunOptions {
+            plugin_path,
+            watch: true,
+            admin_addr: None,
+        }
     }
 }
 
 /// Runs the pipeline until `shutdown` resolves; then stops fetching,
 /// finishes in-flight batches, commits, and returns.
-pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn run(
+    config: Config,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     config.validate()?;
     let metrics = Arc::new(Metrics::new());
     let engine = Engine::new()?;
-    let plugin_config: Vec<(String, String)> = config.pipeline.plugin_config.clone().into_iter().collect();
+    let plugin_config: Vec<(String, String)> =
+        config.pipeline.plugin_config.clone().into_iter().collect();
     let path = options.plugin_path.clone();
     let limits = config.limits.clone();
     let plugin = tokio::task::spawn_blocking({
@@ -58,14 +67,28 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     let registry = if config.pipeline.format == "json" {
         None
     } else {
-        let auth = config.registry.username.clone().zip(config.registry.password.as_deref().map(str::to_string));
-        Some(Arc::new(crate::registry::Registry::new(&config.registry.url, auth)?))
+        let auth = config
+            .registry
+            .username
+            .clone()
+            .zip(config.registry.password.as_deref().map(str::to_string));
+        Some(Arc::new(crate::registry::Registry::new(
+            &config.registry.url,
+            auth,
+        )?))
     };
-    let dead_letters = DeadLetters::new(&config.kafka.brokers, &config.pipeline.dead_letter_topic, &config.kafka.options)?;
+    let dead_letters = DeadLetters::new(
+        &config.kafka.brokers,
+        &config.pipeline.dead_letter_topic,
+        &config.kafka.options,
+    )?;
     ensure_topics(&config, &dead_letters).await?;
 
     metrics.set_active_plugin(&plugin.info().name, &plugin.info().version, plugin.hash());
-    let slot = Arc::new(PluginSlot::new(plugin, options.plugin_path.display().to_string()));
+    let slot = Arc::new(PluginSlot::new(
+        plugin,
+        options.plugin_path.display().to_string(),
+    ));
     let history = Arc::new(SwapHistory::default());
     history.activated(&slot.current());
     let recent = Arc::new(RecentRecords::default());
@@ -90,8 +113,12 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     if let Some(path) = &config.pipeline.reader_schema {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading pipeline.reader-schema {}", path.display()))?;
-        let schema = apache_avro::Schema::parse_str(&text)
-            .with_context(|| format!("pipeline.reader-schema {} is not an Avro schema", path.display()))?;
+        let schema = apache_avro::Schema::parse_str(&text).with_context(|| {
+            format!(
+                "pipeline.reader-schema {} is not an Avro schema",
+                path.display()
+            )
+        })?;
         decoder = decoder.with_reader_schema(schema);
     }
     let shared = Arc::new(Shared {
@@ -156,7 +183,12 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
 /// against the live tables, so a plugin that cannot write is refused before
 /// anything is consumed (or before it replaces the running version).
 /// Returns the number of records tried.
-pub(crate) async fn check_plugin(plugin: &Plugin, sink: &Sink, config: &Config, recent: Vec<Record>) -> Result<usize> {
+pub(crate) async fn check_plugin(
+    plugin: &Plugin,
+    sink: &Sink,
+    config: &Config,
+    recent: Vec<Record>,
+) -> Result<usize> {
     let mut samples = recent;
     samples.extend(sample_records(config)?);
     let n = samples.len();
@@ -172,11 +204,14 @@ pub(crate) async fn check_plugin(plugin: &Plugin, sink: &Sink, config: &Config, 
             Err(e) => bail!("plugin {} fails on sample record {i}: {e}", plugin.info()),
         };
         for row in rows {
-            let table = row.table.clone().unwrap_or_else(|| config.pipeline.default_table.clone());
+            let table = row
+                .table
+                .clone()
+                .unwrap_or_else(|| config.pipeline.default_table.clone());
             let schema = sink.table(&table).await?;
-            schema
-                .bind(&row)
-                .map_err(|e| anyhow::anyhow!("plugin {} writes rows that do not fit: {e}", plugin.info()))?;
+            schema.bind(&row).map_err(|e| {
+                anyhow::anyhow!("plugin {} writes rows that do not fit: {e}", plugin.info())
+            })?;
             rows_checked += 1;
         }
     }
@@ -196,7 +231,9 @@ fn sample_records(config: &Config) -> Result<Vec<Record>> {
             .filter(|l| !l.trim().is_empty())
             .map(serde_json::from_str)
             .collect::<Result<_, _>>()
-            .with_context(|| format!("pipeline.sample-file {} must be JSON lines", path.display()))?,
+            .with_context(|| {
+                format!("pipeline.sample-file {} must be JSON lines", path.display())
+            })?,
         None => include_str!("sample-users.jsonl")
             .lines()
             .map(serde_json::from_str)
@@ -207,7 +244,11 @@ fn sample_records(config: &Config) -> Result<Vec<Record>> {
         .iter()
         .enumerate()
         .map(|(i, v)| Record {
-            origin: Origin { topic: "sample".into(), offset: i as i64, ..Origin::default() },
+            origin: Origin {
+                topic: "sample".into(),
+                offset: i as i64,
+                ..Origin::default()
+            },
             value: crate::json::tree_from_value(v),
         })
         .collect())
@@ -221,12 +262,25 @@ async fn ensure_topics(config: &Config, dead_letters: &DeadLetters) -> Result<()
         .set("bootstrap.servers", &config.kafka.brokers)
         .create()
         .context("creating a Kafka admin client")?;
-    let names: Vec<String> = config.pipeline.topics.iter().map(|t| dead_letters.topic_for(t)).collect();
-    let topics: Vec<NewTopic<'_>> = names.iter().map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(-1))).collect();
+    let names: Vec<String> = config
+        .pipeline
+        .topics
+        .iter()
+        .map(|t| dead_letters.topic_for(t))
+        .collect();
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(-1)))
+        .collect();
     let results = admin
         .create_topics(&topics, &AdminOptions::new())
         .await
-        .with_context(|| format!("creating dead-letter topics on {} (is Kafka running? `just up`)", config.kafka.brokers))?;
+        .with_context(|| {
+            format!(
+                "creating dead-letter topics on {} (is Kafka running? `just up`)",
+                config.kafka.brokers
+            )
+        })?;
     for r in results {
         match r {
             Ok(name) => tracing::info!(topic = %name, "dead-letter topic created"),
@@ -236,4 +290,3 @@ async fn ensure_topics(config: &Config, dead_letters: &DeadLetters) -> Result<()
     }
     Ok(())
 }
-

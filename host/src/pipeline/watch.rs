@@ -13,12 +13,17 @@ const SETTLE: Duration = Duration::from_millis(300);
 /// Starts watching `path`; the watcher lives as long as the returned handle.
 pub fn watch(path: &Path, deployer: Arc<Deployer>) -> anyhow::Result<notify::RecommendedWatcher> {
     let path: PathBuf = std::fs::canonicalize(path)?;
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let file = path.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if event.paths.iter().any(|p| p == &file) && (event.kind.is_create() || event.kind.is_modify()) {
+            if event.paths.iter().any(|p| p == &file)
+                && (event.kind.is_create() || event.kind.is_modify())
+            {
                 let _ = tx.send(());
             }
         }

@@ -15,7 +15,12 @@ pub(crate) struct BatchShape {
     pub linger: Duration,
 }
 
-pub(crate) async fn run(mut feed: PartitionFeed, shared: Arc<Shared>, acks: std_mpsc::Sender<Ack>, shape: BatchShape) {
+pub(crate) async fn run(
+    mut feed: PartitionFeed,
+    shared: Arc<Shared>,
+    acks: std_mpsc::Sender<Ack>,
+    shape: BatchShape,
+) {
     let (topic, partition) = (feed.topic.clone(), feed.partition);
     // The version of the previous batch and when that batch was acknowledged:
     // a swap's stall is measured from there to the new version's first ack.
@@ -25,11 +30,12 @@ pub(crate) async fn run(mut feed: PartitionFeed, shared: Arc<Shared>, acks: std_
             break;
         }
         // Wake up now and then to notice `stop` even when no record comes.
-        let first = match tokio::time::timeout(Duration::from_millis(200), feed.messages.recv()).await {
-            Ok(Some(m)) => m,
-            Ok(None) => break,
-            Err(_) => continue,
-        };
+        let first =
+            match tokio::time::timeout(Duration::from_millis(200), feed.messages.recv()).await {
+                Ok(Some(m)) => m,
+                Ok(None) => break,
+                Err(_) => continue,
+            };
         let mut messages = vec![first];
         let deadline = Instant::now() + shape.linger;
         while messages.len() < shape.max {
@@ -39,7 +45,10 @@ pub(crate) async fn run(mut feed: PartitionFeed, shared: Arc<Shared>, acks: std_
             }
         }
         let first_offset = messages[0].origin.offset;
-        let next_offset = messages.last().map(|m| m.origin.offset + 1).unwrap_or(first_offset);
+        let next_offset = messages
+            .last()
+            .map(|m| m.origin.offset + 1)
+            .unwrap_or(first_offset);
         // Process with the current version; if the breaker holds the batch,
         // wait for a new version and process it again with that one.
         let processed_by = loop {
@@ -59,13 +68,22 @@ pub(crate) async fn run(mut feed: PartitionFeed, shared: Arc<Shared>, acks: std_
             }
         };
         let Some(active) = processed_by else { break };
-        let _ = acks.send(Ack { topic: topic.clone(), partition, next_offset });
-        shared.metrics.live.committed(&topic, partition, next_offset);
+        let _ = acks.send(Ack {
+            topic: topic.clone(),
+            partition,
+            next_offset,
+        });
+        shared
+            .metrics
+            .live
+            .committed(&topic, partition, next_offset);
         let now = Instant::now();
         let hash = active.plugin.hash().to_string();
         if last.as_ref().map(|(h, _)| h != &hash).unwrap_or(true) {
             tracing::info!(%topic, partition, first_offset, plugin = %active.plugin.info(), hash = %&hash[..12], "plugin version took over the partition at this offset");
-            shared.history.first_offset(&hash, &topic, partition, first_offset);
+            shared
+                .history
+                .first_offset(&hash, &topic, partition, first_offset);
             if let Some((from, at)) = &last {
                 let stall = now.duration_since(*at);
                 shared.metrics.swap_stall_seconds(stall.as_secs_f64());
@@ -95,8 +113,12 @@ async fn on_trip(shared: &Shared) {
     );
     if config.rollback {
         match shared.deployer.rollback().await {
-            Ok(info) => tracing::warn!(plugin = %info, "breaker: rolled back automatically (breaker.rollback = true)"),
-            Err(e) => tracing::error!(error = %e, "breaker: automatic rollback impossible; waiting for an operator"),
+            Ok(info) => {
+                tracing::warn!(plugin = %info, "breaker: rolled back automatically (breaker.rollback = true)")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "breaker: automatic rollback impossible; waiting for an operator")
+            }
         }
     }
 }

@@ -60,10 +60,12 @@ impl Sink {
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
             builder = builder.user(user, &**password);
         }
-        let session = builder
-            .build()
-            .await
-            .with_context(|| format!("connecting to Cassandra at {} (is it running? `just up` starts one)", config.hosts))?;
+        let session = builder.build().await.with_context(|| {
+            format!(
+                "connecting to Cassandra at {} (is it running? `just up` starts one)",
+                config.hosts
+            )
+        })?;
         let sink = Sink {
             session,
             keyspace: config.keyspace.clone(),
@@ -121,14 +123,22 @@ impl Sink {
             bail!("table {}.{table} does not exist: add it to cassandra.schema-file, or make the plugin write an existing table", self.keyspace);
         }
         keys.sort();
-        let pick = |k: &str| keys.iter().filter(|(kind, _, _)| kind == k).map(|(_, _, n)| n.clone()).collect();
+        let pick = |k: &str| {
+            keys.iter()
+                .filter(|(kind, _, _)| kind == k)
+                .map(|(_, _, n)| n.clone())
+                .collect()
+        };
         let schema = Arc::new(TableSchema {
             name: format!("{}.{table}", self.keyspace),
             columns,
             clustering: pick("clustering"),
             partition_key: pick("partition_key"),
         });
-        self.tables.lock().await.insert(table.to_string(), schema.clone());
+        self.tables
+            .lock()
+            .await
+            .insert(table.to_string(), schema.clone());
         Ok(schema)
     }
 
@@ -172,7 +182,10 @@ impl Sink {
         if let [(schema, row)] = group {
             let statement = self.statement(schema, row).await?;
             let values = schema.bind(row).map_err(|e| err(&e))?;
-            self.session.execute_unpaged(&statement, values).await.map_err(|e| err(&e))?;
+            self.session
+                .execute_unpaged(&statement, values)
+                .await
+                .map_err(|e| err(&e))?;
             return Ok(());
         }
         let mut batch = Batch::new(BatchType::Unlogged);
@@ -183,11 +196,18 @@ impl Sink {
             batch.append_statement(self.statement(schema, row).await?);
             values.push(schema.bind(row).map_err(|e| err(&e))?);
         }
-        self.session.batch(&batch, values).await.map_err(|e| err(&e))?;
+        self.session
+            .batch(&batch, values)
+            .await
+            .map_err(|e| err(&e))?;
         Ok(())
     }
 
-    async fn statement(&self, schema: &TableSchema, row: &Row) -> Result<PreparedStatement, WriteError> {
+    async fn statement(
+        &self,
+        schema: &TableSchema,
+        row: &Row,
+    ) -> Result<PreparedStatement, WriteError> {
         let names: Vec<String> = row.columns.iter().map(|(n, _)| n.clone()).collect();
         let key = (schema.name.clone(), names);
         if let Some(s) = self.statements.lock().await.get(&key) {
@@ -196,7 +216,11 @@ impl Sink {
         let cql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
             schema.name,
-            key.1.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", "),
+            key.1
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .collect::<Vec<_>>()
+                .join(", "),
             vec!["?"; key.1.len()].join(", ")
         );
         let mut prepared = self

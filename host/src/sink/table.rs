@@ -23,7 +23,10 @@ impl TableSchema {
         for key in self.partition_key.iter().chain(&self.clustering) {
             match row.columns.iter().find(|(n, _)| n == key) {
                 None | Some((_, Cell::Null)) => {
-                    return Err(format!("row for table {} lacks its primary key column `{key}`", self.name))
+                    return Err(format!(
+                        "row for table {} lacks its primary key column `{key}`",
+                        self.name
+                    ))
                 }
                 Some(_) => {}
             }
@@ -32,7 +35,11 @@ impl TableSchema {
             .iter()
             .map(|(name, cell)| {
                 let ty = self.columns.get(name).ok_or_else(|| {
-                    format!("table {} has no column `{name}` (its columns: {})", self.name, self.column_list())
+                    format!(
+                        "table {} has no column `{name}` (its columns: {})",
+                        self.name,
+                        self.column_list()
+                    )
                 })?;
                 to_cql(cell, ty).map_err(|e| format!("column `{name}` of table {}: {e}", self.name))
             })
@@ -43,7 +50,12 @@ impl TableSchema {
     pub fn partition_of(&self, row: &Row) -> String {
         self.partition_key
             .iter()
-            .map(|k| format!("{:?}", row.columns.iter().find(|(n, _)| n == k).map(|(_, c)| c)))
+            .map(|k| {
+                format!(
+                    "{:?}",
+                    row.columns.iter().find(|(n, _)| n == k).map(|(_, c)| c)
+                )
+            })
             .collect::<Vec<_>>()
             .join("|")
     }
@@ -57,7 +69,12 @@ impl TableSchema {
 
 /// One cell as the CQL value of a column of type `ty`.
 fn to_cql(cell: &Cell, ty: &str) -> Result<Option<CqlValue>, String> {
-    let mismatch = || Err(format!("a {} value cannot go into a {ty} column", cell.cql_type()));
+    let mismatch = || {
+        Err(format!(
+            "a {} value cannot go into a {ty} column",
+            cell.cql_type()
+        ))
+    };
     let text_list = |l: &[String]| l.iter().cloned().map(CqlValue::Text).collect::<Vec<_>>();
     Ok(Some(match (cell, ty) {
         (Cell::Null, _) => return Ok(None),
@@ -93,10 +110,15 @@ mod tests {
     fn users() -> TableSchema {
         TableSchema {
             name: "ks.users".into(),
-            columns: [("id", "uuid"), ("name", "text"), ("born", "timestamp"), ("tags", "set<text>")]
-                .into_iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
+            columns: [
+                ("id", "uuid"),
+                ("name", "text"),
+                ("born", "timestamp"),
+                ("tags", "set<text>"),
+            ]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
             partition_key: vec!["id".into()],
             clustering: vec![],
         }
@@ -113,7 +135,13 @@ mod tests {
 
     #[test]
     fn binds_matching_rows() {
-        let r = row(vec![("id", Cell::Uuid(ID.into())), ("name", Cell::Text("Zoë".into())), ("born", Cell::Timestamp(5)), ("tags", Cell::TextSet(vec!["a".into()])), ("name", Cell::Null)]);
+        let r = row(vec![
+            ("id", Cell::Uuid(ID.into())),
+            ("name", Cell::Text("Zoë".into())),
+            ("born", Cell::Timestamp(5)),
+            ("tags", Cell::TextSet(vec!["a".into()])),
+            ("name", Cell::Null),
+        ]);
         let values = users().bind(&r).unwrap();
         assert_eq!(values[2], Some(CqlValue::Timestamp(CqlTimestamp(5))));
         assert_eq!(values[4], None);
@@ -122,13 +150,33 @@ mod tests {
     #[test]
     fn names_what_does_not_fit() {
         let t = users();
-        let e = t.bind(&row(vec![("id", Cell::Uuid(ID.into())), ("nme", Cell::Text("x".into()))])).unwrap_err();
-        assert!(e.contains("no column `nme`") && e.contains("born, id, name, tags"), "{e}");
-        let e = t.bind(&row(vec![("id", Cell::Uuid(ID.into())), ("born", Cell::Text("x".into()))])).unwrap_err();
-        assert!(e.contains("column `born`") && e.contains("text value cannot go into a timestamp"), "{e}");
-        let e = t.bind(&row(vec![("name", Cell::Text("x".into()))])).unwrap_err();
+        let e = t
+            .bind(&row(vec![
+                ("id", Cell::Uuid(ID.into())),
+                ("nme", Cell::Text("x".into())),
+            ]))
+            .unwrap_err();
+        assert!(
+            e.contains("no column `nme`") && e.contains("born, id, name, tags"),
+            "{e}"
+        );
+        let e = t
+            .bind(&row(vec![
+                ("id", Cell::Uuid(ID.into())),
+                ("born", Cell::Text("x".into())),
+            ]))
+            .unwrap_err();
+        assert!(
+            e.contains("column `born`") && e.contains("text value cannot go into a timestamp"),
+            "{e}"
+        );
+        let e = t
+            .bind(&row(vec![("name", Cell::Text("x".into()))]))
+            .unwrap_err();
         assert!(e.contains("primary key column `id`"), "{e}");
-        let e = t.bind(&row(vec![("id", Cell::Uuid("nope".into()))])).unwrap_err();
+        let e = t
+            .bind(&row(vec![("id", Cell::Uuid("nope".into()))]))
+            .unwrap_err();
         assert!(e.contains("not a UUID"), "{e}");
     }
 }

@@ -148,7 +148,8 @@ impl SourceContext {
         for ((topic, partition), state) in states {
             drop(state.tx);
             // The worker drops its sender when it returns: Disconnected is the signal.
-            if let Err(std_mpsc::RecvTimeoutError::Timeout) = state.done.recv_timeout(DRAIN_TIMEOUT) {
+            if let Err(std_mpsc::RecvTimeoutError::Timeout) = state.done.recv_timeout(DRAIN_TIMEOUT)
+            {
                 tracing::warn!(%topic, partition, "worker did not finish its batch in time; its uncommitted records will be consumed again by the partition's next owner");
             }
         }
@@ -163,9 +164,17 @@ impl SourceContext {
         let acks = self.acks.lock().expect("ack channel");
         let mut tpl = TopicPartitionList::new();
         while let Ok(ack) = acks.try_recv() {
-            let _ = tpl.set_partition_offset(&ack.topic, ack.partition, Offset::Offset(ack.next_offset));
+            let _ = tpl.set_partition_offset(
+                &ack.topic,
+                ack.partition,
+                Offset::Offset(ack.next_offset),
+            );
             if tpl.find_partition(&ack.topic, ack.partition).is_none() {
-                let _ = tpl.add_partition_offset(&ack.topic, ack.partition, Offset::Offset(ack.next_offset));
+                let _ = tpl.add_partition_offset(
+                    &ack.topic,
+                    ack.partition,
+                    Offset::Offset(ack.next_offset),
+                );
             }
         }
         if tpl.count() > 0 {
@@ -240,7 +249,9 @@ fn poll_loop(consumer: BaseConsumer<SourceContext>, shutdown: Arc<AtomicBool>) {
         forward_pending(&consumer);
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
-            Some(Err(e)) => tracing::warn!(error = %e, "Kafka consumer error; librdkafka retries by itself"),
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "Kafka consumer error; librdkafka retries by itself")
+            }
             Some(Ok(m)) => {
                 let message = SourceMessage {
                     origin: Origin {
@@ -314,7 +325,8 @@ fn forward_pending(consumer: &BaseConsumer<SourceContext>) {
         while let Some(message) = state.pending.pop_front() {
             match state.tx.try_send(message) {
                 Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(m)) | Err(mpsc::error::TrySendError::Closed(m)) => {
+                Err(mpsc::error::TrySendError::Full(m))
+                | Err(mpsc::error::TrySendError::Closed(m)) => {
                     state.pending.push_front(m);
                     break;
                 }

@@ -17,12 +17,20 @@ pub fn cassandra_hosts() -> String {
     std::env::var("SLUICE_CASSANDRA_HOSTS").unwrap_or_else(|_| "127.0.0.1:9042".into())
 }
 pub fn registry_url() -> String {
-    std::env::var("SLUICE_REGISTRY_URL").unwrap_or_else(|_| "http://127.0.0.1:8081/apis/ccompat/v7".into())
+    std::env::var("SLUICE_REGISTRY_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:8081/apis/ccompat/v7".into())
 }
 
 /// A name no other test run uses.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", uuid::Uuid::new_v4().simple().to_string().get(..10).unwrap_or("x"))
+    format!(
+        "{prefix}_{}",
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..10)
+            .unwrap_or("x")
+    )
 }
 
 pub async fn create_topic(name: &str, partitions: i32) {
@@ -32,9 +40,17 @@ pub async fn create_topic(name: &str, partitions: i32) {
         .expect("admin client");
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     let r = admin
-        .create_topics([&topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))))
+        .create_topics(
+            [&topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
         .await
-        .unwrap_or_else(|e| panic!("Kafka at {} does not answer ({e}); run `just up`", brokers()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "Kafka at {} does not answer ({e}); run `just up`",
+                brokers()
+            )
+        });
     r[0].as_ref().expect("topic created");
 }
 
@@ -49,7 +65,10 @@ pub fn producer() -> FutureProducer {
 
 pub async fn produce(producer: &FutureProducer, topic: &str, key: &str, value: &[u8]) {
     producer
-        .send(FutureRecord::to(topic).key(key).payload(value), Duration::from_secs(10))
+        .send(
+            FutureRecord::to(topic).key(key).payload(value),
+            Duration::from_secs(10),
+        )
         .await
         .unwrap_or_else(|(e, _)| panic!("producing to {topic}: {e}"));
 }
@@ -59,7 +78,12 @@ pub async fn session() -> Session {
         .known_node(cassandra_hosts())
         .build()
         .await
-        .unwrap_or_else(|e| panic!("Cassandra at {} does not answer ({e}); run `just up`", cassandra_hosts()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "Cassandra at {} does not answer ({e}); run `just up`",
+                cassandra_hosts()
+            )
+        })
 }
 
 /// Randomuser-shaped users with distinct `login.uuid`s, from the samples.
@@ -81,7 +105,10 @@ pub fn users(n: usize) -> Vec<serde_json::Value> {
 /// Counts rows of a table, retrying the timeouts a fresh Cassandra gives.
 pub async fn count(session: &Session, table: &str) -> i64 {
     for _ in 0..5 {
-        if let Ok(r) = session.query_unpaged(format!("SELECT count(*) FROM {table}"), ()).await {
+        if let Ok(r) = session
+            .query_unpaged(format!("SELECT count(*) FROM {table}"), ())
+            .await
+        {
             if let Ok(rows) = r.into_rows_result() {
                 if let Ok((n,)) = rows.single_row::<(i64,)>() {
                     return n;

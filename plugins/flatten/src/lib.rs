@@ -8,7 +8,9 @@
 
 use sluice_plugin::time::parse_rfc3339_millis;
 use sluice_plugin::value::field_error;
-use sluice_plugin::{InputError, InputRecord, Outcome, PluginInfo, Row, RowBuilder, Transform, Value};
+use sluice_plugin::{
+    InputError, InputRecord, Outcome, PluginInfo, Row, RowBuilder, Transform, Value,
+};
 
 /// The plugin's version as Cargo knows it; shown in logs and dead letters.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

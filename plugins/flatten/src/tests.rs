@@ -30,14 +30,21 @@ fn columns(outcome: Outcome) -> Vec<(String, Cell)> {
         Outcome::Rows(rows) => {
             assert_eq!(rows.len(), 1);
             assert!(rows[0].table.is_none(), "flatten writes the default table");
-            rows[0].columns.iter().map(|c| (c.name.clone(), c.value.clone())).collect()
+            rows[0]
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.value.clone()))
+                .collect()
         }
         other => panic!("expected one row, got {other:?}"),
     }
 }
 
 fn get(cols: &[(String, Cell)], name: &str) -> Cell {
-    cols.iter().find(|(n, _)| n == name).map(|(_, c)| c.clone()).unwrap_or_else(|| panic!("no column {name}"))
+    cols.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, c)| c.clone())
+        .unwrap_or_else(|| panic!("no column {name}"))
 }
 
 fn text(cols: &[(String, Cell)], name: &str) -> String {
@@ -52,18 +59,32 @@ fn flattens_every_column() {
     let f = Flatten::new(&[]).unwrap();
     let cols = columns(f.transform(&record(&user())));
     assert_eq!(cols.len(), 12);
-    assert!(matches!(get(&cols, "id"), Cell::Uuid(u) if u == "8f0b1c5e-3a43-4d9b-9c5e-0e2b6b1f7a10"));
+    assert!(
+        matches!(get(&cols, "id"), Cell::Uuid(u) if u == "8f0b1c5e-3a43-4d9b-9c5e-0e2b6b1f7a10")
+    );
     assert_eq!(text(&cols, "first_name"), "Zoë");
     assert_eq!(text(&cols, "last_name"), "Lefèvre");
     assert_eq!(text(&cols, "gender"), "female");
-    assert_eq!(text(&cols, "address"), "4821 Rue de l'Abbé-Grégoire, Besançon, Doubs, France");
+    assert_eq!(
+        text(&cols, "address"),
+        "4821 Rue de l'Abbé-Grégoire, Besançon, Doubs, France"
+    );
     assert_eq!(text(&cols, "post_code"), "25000");
     assert_eq!(text(&cols, "email"), "zoe.lefevre@example.com");
     assert_eq!(text(&cols, "username"), "bluecat511");
-    assert!(matches!(get(&cols, "dob"), Cell::Timestamp(743_161_458_674)));
-    assert!(matches!(get(&cols, "registered_date"), Cell::Timestamp(1_422_936_306_007)));
+    assert!(matches!(
+        get(&cols, "dob"),
+        Cell::Timestamp(743_161_458_674)
+    ));
+    assert!(matches!(
+        get(&cols, "registered_date"),
+        Cell::Timestamp(1_422_936_306_007)
+    ));
     assert_eq!(text(&cols, "phone"), "03-12-34-56-78");
-    assert_eq!(text(&cols, "picture"), "https://randomuser.me/api/portraits/med/women/1.jpg");
+    assert_eq!(
+        text(&cols, "picture"),
+        "https://randomuser.me/api/portraits/med/women/1.jpg"
+    );
 }
 
 #[test]
@@ -97,12 +118,16 @@ fn missing_and_mistyped_fields_are_named() {
     }
     let mut u = user();
     u.as_object_mut().unwrap().remove("email");
-    assert!(matches!(f.transform(&record(&u)), Outcome::BadInput(e) if e.message == "field `email` is missing"));
+    assert!(
+        matches!(f.transform(&record(&u)), Outcome::BadInput(e) if e.message == "field `email` is missing")
+    );
 }
 
 #[test]
 fn config_is_checked() {
-    assert!(matches!(Flatten::new(&[("colour".into(), "red".into())]), Err(e) if e.contains("colour")));
+    assert!(
+        matches!(Flatten::new(&[("colour".into(), "red".into())]), Err(e) if e.contains("colour"))
+    );
     let f = Flatten::new(&[("version-column".into(), "written_by".into())]).unwrap();
     let cols = columns(f.transform(&record(&user())));
     assert_eq!(text(&cols, "written_by"), VERSION);

@@ -1,8 +1,8 @@
 //! Helpers for native unit tests of plugin logic: build the same input
 //! records the host would hand over, from JSON.
 
-use crate::{InputRecord, Node, ValueTree};
 use crate::bindings::sluice::transform::types::Field;
+use crate::{InputRecord, Node, ValueTree};
 
 /// Converts a JSON value to a value tree the way the host does for JSON input.
 pub fn tree_from_json(json: &serde_json::Value) -> ValueTree {

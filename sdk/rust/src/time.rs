@@ -20,7 +20,12 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     };
     let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut rest = &s[19..];
@@ -31,13 +36,20 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
             return None;
         }
         // Keep millisecond precision: pad or truncate to three digits.
-        let ms: String = frac[..digits].chars().chain("000".chars()).take(3).collect();
+        let ms: String = frac[..digits]
+            .chars()
+            .chain("000".chars())
+            .take(3)
+            .collect();
         millis = ms.parse().ok()?;
         rest = &frac[digits..];
     }
     let offset_minutes = match rest {
         "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+        _ if rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && &rest[3..4] == ":" =>
+        {
             let h: i64 = rest[1..3].parse().ok()?;
             let m: i64 = rest[4..6].parse().ok()?;
             let sign = if rest.starts_with('-') { -1 } else { 1 };
@@ -68,14 +80,30 @@ mod tests {
     #[test]
     fn parses_randomuser_dates() {
         assert_eq!(parse_rfc3339_millis("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_millis("1993-07-20T09:44:18.674Z"), Some(743_161_458_674));
-        assert_eq!(parse_rfc3339_millis("2000-02-29T12:00:00.5+01:00"), Some(951_822_000_500));
-        assert_eq!(parse_rfc3339_millis("1960-01-01T00:00:00Z"), Some(-315_619_200_000));
+        assert_eq!(
+            parse_rfc3339_millis("1993-07-20T09:44:18.674Z"),
+            Some(743_161_458_674)
+        );
+        assert_eq!(
+            parse_rfc3339_millis("2000-02-29T12:00:00.5+01:00"),
+            Some(951_822_000_500)
+        );
+        assert_eq!(
+            parse_rfc3339_millis("1960-01-01T00:00:00Z"),
+            Some(-315_619_200_000)
+        );
     }
 
     #[test]
     fn refuses_garbage() {
-        for bad in ["", "1993-07-20", "1993-13-20T09:44:18Z", "1993-07-20T09:44:18", "x993-07-20T09:44:18Z", "1993-07-20T09:44:18.Z"] {
+        for bad in [
+            "",
+            "1993-07-20",
+            "1993-13-20T09:44:18Z",
+            "1993-07-20T09:44:18",
+            "x993-07-20T09:44:18Z",
+            "1993-07-20T09:44:18.Z",
+        ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
         }
     }

@@ -7,7 +7,11 @@ struct BadRows;
 
 impl Transform for BadRows {
     fn metadata() -> PluginInfo {
-        PluginInfo { name: "bad-rows".into(), version: "0.0.1".into(), description: "rows that do not fit".into() }
+        PluginInfo {
+            name: "bad-rows".into(),
+            version: "0.0.1".into(),
+            description: "rows that do not fit".into(),
+        }
     }
 
     fn new(_config: &[(String, String)]) -> Result<Self, String> {
@@ -15,8 +19,15 @@ impl Transform for BadRows {
     }
 
     fn transform(&self, record: &InputRecord) -> Outcome {
-        let id = Value::root(&record.value).lookup("login.uuid").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-        Outcome::Rows(vec![RowBuilder::default_table().uuid("id", id).int("shoe_size", 44).build()])
+        let id = Value::root(&record.value)
+            .lookup("login.uuid")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        Outcome::Rows(vec![RowBuilder::default_table()
+            .uuid("id", id)
+            .int("shoe_size", 44)
+            .build()])
     }
 }
 

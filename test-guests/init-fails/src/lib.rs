@@ -7,7 +7,11 @@ struct InitFails;
 
 impl Transform for InitFails {
     fn metadata() -> PluginInfo {
-        PluginInfo { name: "init-fails".into(), version: "0.0.1".into(), description: "refuses any config".into() }
+        PluginInfo {
+            name: "init-fails".into(),
+            version: "0.0.1".into(),
+            description: "refuses any config".into(),
+        }
     }
 
     fn new(_config: &[(String, String)]) -> Result<Self, String> {

@@ -7,7 +7,11 @@ struct TrapAlways;
 
 impl Transform for TrapAlways {
     fn metadata() -> PluginInfo {
-        PluginInfo { name: "trap-always".into(), version: "0.0.1".into(), description: "panics".into() }
+        PluginInfo {
+            name: "trap-always".into(),
+            version: "0.0.1".into(),
+            description: "panics".into(),
+        }
     }
 
     fn new(_config: &[(String, String)]) -> Result<Self, String> {

@@ -15,7 +15,11 @@ fn main() -> Result<()> {
     } else {
         wit_component::ComponentEncoder::default()
             .module(&bytes)
-            .with_context(|| format!("{input} has no component type section: does it use wit-bindgen's generate!?"))?
+            .with_context(|| {
+                format!(
+                    "{input} has no component type section: does it use wit-bindgen's generate!?"
+                )
+            })?
             .validate(true)
             .encode()
             .with_context(|| format!("encoding {input} as a component"))?
