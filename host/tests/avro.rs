@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use host::config::Config;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -100,24 +99,8 @@ async fn table(s: &scylla::client::session::Session, ks: &str) -> Rows {
 }
 
 async fn run_until_rows(topic: &str, ks: &str, n: usize) {
-    let mut c = Config::default();
-    c.kafka.brokers = brokers();
-    c.kafka.group_id = unique("g");
-    c.registry.url = registry_url();
-    c.cassandra.hosts = cassandra_hosts();
-    c.cassandra.keyspace = ks.into();
-    c.cassandra.consistency = "one".into();
-    c.pipeline.topics = vec![topic.into()];
-    c.admin.listen = "127.0.0.1:0".into();
     let plugin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/flatten.wasm");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let opts = host::pipeline::RunOptions {
-        watch: false,
-        ..host::pipeline::RunOptions::new(plugin)
-    };
-    let run = tokio::spawn(host::pipeline::run(c, opts, async {
-        let _ = rx.await;
-    }));
+    let running = Pipeline::start(test_config(topic, ks), plugin, false).await;
     let s = session().await;
     wait_for_rows(
         &s,
@@ -126,8 +109,7 @@ async fn run_until_rows(topic: &str, ks: &str, n: usize) {
         Duration::from_secs(180),
     )
     .await;
-    let _ = tx.send(());
-    run.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

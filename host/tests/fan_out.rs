@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use host::config::Config;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,23 +41,9 @@ async fn every_user_lands_in_both_tables() {
         .await;
     }
 
-    let mut config = Config::default();
-    config.kafka.brokers = brokers();
-    config.kafka.group_id = unique("g");
-    config.cassandra.hosts = cassandra_hosts();
-    config.cassandra.keyspace = ks.clone();
-    config.cassandra.consistency = "one".into();
+    let mut config = test_config(&topic, &ks);
     config.cassandra.schema_file = Some(workspace().join("schemas/fan-out.cql"));
-    config.pipeline.topics = vec![topic.clone()];
-    config.admin.listen = "127.0.0.1:0".into();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let options = host::pipeline::RunOptions {
-        watch: false,
-        ..host::pipeline::RunOptions::new(plugin)
-    };
-    let pipeline = tokio::spawn(host::pipeline::run(config, options, async {
-        let _ = stop_rx.await;
-    }));
+    let running = Pipeline::start(config, plugin, false).await;
 
     let s = session().await;
     let n = users.len() as i64;
@@ -76,12 +61,7 @@ async fn every_user_lands_in_both_tables() {
         Duration::from_secs(30),
     )
     .await;
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(90), pipeline)
-        .await
-        .expect("the pipeline stops within 90 s")
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 
     // The same users in both tables, each under its own country.
     let expected: BTreeMap<uuid::Uuid, (String, String)> = users

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use host::config::Config;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -66,27 +65,11 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     std::fs::copy(repo().join("plugins/dist/flatten.wasm"), &plugin)
         .expect("run `just build-plugins`");
 
-    let mut config = Config::default();
-    config.kafka.brokers = brokers();
-    config.kafka.group_id = unique("g");
-    config.cassandra.hosts = cassandra_hosts();
-    config.cassandra.keyspace = ks.clone();
-    config.cassandra.consistency = "one".into();
-    config.pipeline.topics = vec![topic.clone()];
+    let mut config = test_config(&topic, &ks);
     config.pipeline.batch_size = 50;
-    config.admin.listen = "127.0.0.1:0".into();
     config.admin.token = Some(TOKEN.into());
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let options = host::pipeline::RunOptions {
-        watch: true,
-        admin_addr: Some(addr_tx),
-        ..host::pipeline::RunOptions::new(plugin.clone())
-    };
-    let pipeline = tokio::spawn(host::pipeline::run(config, options, async {
-        let _ = stop_rx.await;
-    }));
-    let addr = addr_rx.await.expect("pipeline started").to_string();
+    let running = Pipeline::start(config, plugin.clone(), true).await;
+    let addr = running.admin.to_string();
     let client = reqwest::Client::new();
 
     // A steady stream: 3000 users at about 400/s; remember where each landed.
@@ -261,6 +244,5 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     );
     assert!(metrics.contains("sluice_plugin_swaps_total 2"));
 
-    let _ = stop_tx.send(());
-    pipeline.await.unwrap().unwrap();
+    running.stop().await;
 }

@@ -10,7 +10,6 @@ use rdkafka::message::{Headers, Message};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
-use tokio::sync::oneshot;
 
 fn plugin_path() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/flatten.wasm");
@@ -23,43 +22,14 @@ fn plugin_path() -> PathBuf {
 }
 
 fn config(topic: &str, keyspace: &str, group: &str) -> Config {
-    let mut c = Config::default();
-    c.kafka.brokers = brokers();
+    let mut c = test_config(topic, keyspace);
     c.kafka.group_id = group.into();
-    c.registry.url = registry_url();
-    c.cassandra.hosts = cassandra_hosts();
-    c.cassandra.keyspace = keyspace.into();
-    c.cassandra.consistency = "one".into();
-    c.pipeline.topics = vec![topic.into()];
-    c.admin.listen = "127.0.0.1:0".into();
     c
 }
 
-/// Runs the pipeline in the background; send on the returned channel to stop it.
-fn start(
-    config: Config,
-) -> (
-    oneshot::Sender<()>,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let (tx, rx) = oneshot::channel();
-    let opts = host::pipeline::RunOptions {
-        watch: false,
-        ..host::pipeline::RunOptions::new(plugin_path())
-    };
-    let handle = tokio::spawn(host::pipeline::run(config, opts, async {
-        let _ = rx.await;
-    }));
-    (tx, handle)
-}
-
-async fn stop(tx: oneshot::Sender<()>, handle: tokio::task::JoinHandle<anyhow::Result<()>>) {
-    let _ = tx.send(());
-    tokio::time::timeout(Duration::from_secs(90), handle)
-        .await
-        .expect("the pipeline stops within 90 s")
-        .expect("no panic")
-        .expect("clean stop");
+/// Runs the flatten pipeline in the background.
+async fn start(config: Config) -> Pipeline {
+    Pipeline::start(config, plugin_path(), false).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +47,7 @@ async fn json_records_become_rows_with_every_column() {
         )
         .await;
     }
-    let (tx, h) = start(config(&topic, &ks, &unique("g")));
+    let running = start(config(&topic, &ks, &unique("g"))).await;
     let s = session().await;
     wait_for_rows(
         &s,
@@ -86,7 +56,7 @@ async fn json_records_become_rows_with_every_column() {
         Duration::from_secs(120),
     )
     .await;
-    stop(tx, h).await;
+    running.stop().await;
 
     let u = &users[7];
     let id = uuid::Uuid::parse_str(u["login"]["uuid"].as_str().unwrap()).unwrap();
@@ -173,7 +143,7 @@ async fn poison_records_go_to_the_dead_letter_topic() {
             _ => {}
         }
     }
-    let (tx, h) = start(config(&topic, &ks, &unique("g")));
+    let running = start(config(&topic, &ks, &unique("g"))).await;
     let s = session().await;
     wait_for_rows(
         &s,
@@ -210,7 +180,7 @@ async fn poison_records_go_to_the_dead_letter_topic() {
             .collect();
         seen.insert(key, headers);
     }
-    stop(tx, h).await;
+    running.stop().await;
     assert_eq!(seen["garbage"]["sluice.reason"], "decode");
     assert_eq!(seen["unknown-schema"]["sluice.reason"], "decode");
     assert!(
@@ -267,7 +237,7 @@ async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
     let mut cfg = config(&topic, &ks, &group);
     cfg.pipeline.batch_size = 50;
     cfg.cassandra.concurrency = 4;
-    let (tx, h) = start(cfg.clone());
+    let running = start(cfg.clone()).await;
     let s = session().await;
     // Stop once some, but not all, rows are in.
     loop {
@@ -278,13 +248,13 @@ async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stop(tx, h).await;
+    running.stop().await;
     let first = write_times(&s, &table).await;
     assert!(!first.is_empty() && first.len() < n);
 
-    let (tx, h) = start(cfg);
+    let running = start(cfg).await;
     wait_for_rows(&s, &table, n as i64, Duration::from_secs(180)).await;
-    stop(tx, h).await;
+    running.stop().await;
     let second = write_times(&s, &table).await;
     assert_eq!(second.len(), n);
     let rewritten = first.iter().filter(|(id, t)| second[id] != **t).count();
@@ -378,8 +348,8 @@ async fn two_hosts_share_partitions_and_a_leaving_host_hands_over_cleanly() {
     let mut cfg = config(&topic, &ks, &group);
     cfg.pipeline.batch_size = 50;
     cfg.cassandra.concurrency = 4;
-    let (tx_a, a) = start(cfg.clone());
-    let (tx_b, b) = start(cfg.clone());
+    let host_a = start(cfg.clone()).await;
+    let host_b = start(cfg.clone()).await;
     let s = session().await;
     loop {
         let c = count(&s, &table).await;
@@ -391,10 +361,10 @@ async fn two_hosts_share_partitions_and_a_leaving_host_hands_over_cleanly() {
     }
     // Host A leaves: its partitions are revoked after their in-flight batches
     // are written and committed, and host B takes them over from there.
-    stop(tx_a, a).await;
+    host_a.stop().await;
     let before = write_times(&s, &table).await;
     wait_for_rows(&s, &table, n as i64, Duration::from_secs(180)).await;
-    stop(tx_b, b).await;
+    host_b.stop().await;
     let after = write_times(&s, &table).await;
     assert_eq!(after.len(), n);
     let rewritten = before.iter().filter(|(id, t)| after[id] != **t).count();

@@ -32,16 +32,9 @@ fn config(topic: &str, ks: &str, schema: &std::path::Path) -> Config {
          CREATE TABLE IF NOT EXISTS {keyspace}.records (offset bigint PRIMARY KEY, plugin_version text);\n",
     )
     .unwrap();
-    let mut c = Config::default();
-    c.kafka.brokers = brokers();
-    c.kafka.group_id = unique("g");
-    c.cassandra.hosts = cassandra_hosts();
-    c.cassandra.keyspace = ks.into();
-    c.cassandra.consistency = "one".into();
+    let mut c = test_config(topic, ks);
     c.cassandra.schema_file = Some(schema.to_path_buf());
-    c.pipeline.topics = vec![topic.into()];
     c.pipeline.default_table = "records".into();
-    c.admin.listen = "127.0.0.1:0".into();
     c.limits.call_timeout = Duration::from_millis(300);
     c.limits.memory_bytes = 32 << 20;
     c.limits.max_rows_per_record = 1000;
@@ -90,21 +83,13 @@ async fn contained(guest: &str, trigger: &str, reason: &str, message: &str) {
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&topic, &ks, &dir.path().join("schema.cql"));
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let opts = host::pipeline::RunOptions {
-        watch: false,
-        ..host::pipeline::RunOptions::new(guest_path(guest))
-    };
-    let run = tokio::spawn(host::pipeline::run(cfg, opts, async {
-        let _ = rx.await;
-    }));
+    let running = Pipeline::start(cfg, guest_path(guest), false).await;
     let s = session().await;
     wait_for_rows(&s, &format!("{ks}.records"), 59, Duration::from_secs(120)).await;
     let letters = dead_letter_reasons(&topic, 1).await;
     assert_eq!(letters[0].0, reason, "{guest}: {letters:?}");
     assert!(letters[0].1.contains(message), "{guest}: {letters:?}");
-    let _ = tx.send(());
-    run.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,17 +134,8 @@ async fn a_failing_plugin_trips_the_breaker_which_rolls_back_and_loses_nothing()
     // Judge from the first batch, so not one good record is dead-lettered.
     cfg.breaker.min_records = 1;
     cfg.admin.token = Some("t".into());
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let opts = host::pipeline::RunOptions {
-        watch: false,
-        admin_addr: Some(addr_tx),
-        ..host::pipeline::RunOptions::new(guest_path("loop-forever"))
-    };
-    let run = tokio::spawn(host::pipeline::run(cfg, opts, async {
-        let _ = rx.await;
-    }));
-    let addr = addr_rx.await.unwrap();
+    let running = Pipeline::start(cfg, guest_path("loop-forever"), false).await;
+    let addr = running.admin;
     // panic-on passes the deploy checks (the samples hold no poison)...
     let client = reqwest::Client::new();
     let r = client
@@ -177,31 +153,16 @@ async fn a_failing_plugin_trips_the_breaker_which_rolls_back_and_loses_nothing()
     }
     let s = session().await;
     wait_for_rows(&s, &format!("{ks}.records"), 40, Duration::from_secs(120)).await;
-    let metrics = client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = running.text("/metrics").await;
     assert!(metrics.contains("sluice_breaker_open 0"), "{metrics}");
     assert!(
         !metrics.contains("sluice_dead_letters_total"),
         "nothing was dead-lettered: {metrics}"
     );
-    let status: serde_json::Value = client
-        .get(format!("http://{addr}/api/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = running.json("/api/status").await;
     assert_eq!(
         status["active"]["name"], "loop-forever",
         "rolled back: {status}"
     );
-    let _ = tx.send(());
-    run.await.unwrap().unwrap();
+    running.stop().await;
 }

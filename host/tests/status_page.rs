@@ -10,7 +10,6 @@
 mod common;
 
 use common::*;
-use host::config::Config;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -176,27 +175,10 @@ async fn chromium(profile: &Path, args: &[&str], url: &str) -> Output {
 async fn status_page_shows_the_pipeline_and_its_forms_need_the_token() {
     let (topic, ks) = (unique("page"), unique("ks"));
     create_topic(&topic, 2).await;
-    let mut config = Config::default();
-    config.kafka.brokers = brokers();
-    config.kafka.group_id = unique("g");
-    config.registry.url = registry_url();
-    config.cassandra.hosts = cassandra_hosts();
-    config.cassandra.keyspace = ks.clone();
-    config.cassandra.consistency = "one".into();
-    config.pipeline.topics = vec![topic.clone()];
-    config.admin.listen = "127.0.0.1:0".into();
+    let mut config = test_config(&topic, &ks);
     config.admin.token = Some(TOKEN.into());
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let options = host::pipeline::RunOptions {
-        watch: false,
-        admin_addr: Some(addr_tx),
-        ..host::pipeline::RunOptions::new(repo().join("plugins/dist/flatten.wasm"))
-    };
-    let pipeline = tokio::spawn(host::pipeline::run(config, options, async {
-        let _ = stop_rx.await;
-    }));
-    let addr = addr_rx.await.expect("pipeline started").to_string();
+    let running = Pipeline::start(config, repo().join("plugins/dist/flatten.wasm"), false).await;
+    let addr = running.admin.to_string();
     let client = reqwest::Client::new();
 
     // Good records, one that does not decode and one the plugin rejects.
@@ -402,10 +384,5 @@ async fn status_page_shows_the_pipeline_and_its_forms_need_the_token() {
         eprintln!("screenshot: {}", png.display());
     }
 
-    let _ = stop_tx.send(());
-    tokio::time::timeout(Duration::from_secs(90), pipeline)
-        .await
-        .expect("the pipeline stops within 90 s")
-        .unwrap()
-        .unwrap();
+    running.stop().await;
 }

@@ -135,3 +135,98 @@ pub async fn wait_for_rows(session: &Session, table: &str, n: i64, timeout: Dura
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// A pipeline config for tests: the local services, a unique consumer group,
+/// consistency ONE, the admin endpoint on a free port.
+pub fn test_config(topic: &str, keyspace: &str) -> host::config::Config {
+    let mut c = host::config::Config::default();
+    c.kafka.brokers = brokers();
+    c.kafka.group_id = unique("g");
+    c.registry.url = registry_url();
+    c.cassandra.hosts = cassandra_hosts();
+    c.cassandra.keyspace = keyspace.into();
+    c.cassandra.consistency = "one".into();
+    c.pipeline.topics = vec![topic.into()];
+    c.admin.listen = "127.0.0.1:0".into();
+    c
+}
+
+/// Produces users keyed by their `login.uuid`, as JSON.
+pub async fn produce_users(producer: &FutureProducer, topic: &str, users: &[serde_json::Value]) {
+    for u in users {
+        produce(
+            producer,
+            topic,
+            u["login"]["uuid"].as_str().unwrap(),
+            u.to_string().as_bytes(),
+        )
+        .await;
+    }
+}
+
+/// A pipeline running in-process.
+pub struct Pipeline {
+    stop: tokio::sync::oneshot::Sender<()>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The admin endpoint's address.
+    pub admin: std::net::SocketAddr,
+}
+
+impl Pipeline {
+    /// Starts `host::pipeline::run` with `plugin`; returns once it listens.
+    pub async fn start(
+        config: host::config::Config,
+        plugin: std::path::PathBuf,
+        watch: bool,
+    ) -> Self {
+        let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let options = host::pipeline::RunOptions {
+            watch,
+            admin_addr: Some(addr_tx),
+            ..host::pipeline::RunOptions::new(plugin)
+        };
+        let handle = tokio::spawn(host::pipeline::run(config, options, async {
+            let _ = stop_rx.await;
+        }));
+        let admin = match addr_rx.await {
+            Ok(a) => a,
+            Err(_) => panic!("the pipeline did not start: {:?}", handle.await),
+        };
+        Pipeline {
+            stop,
+            handle,
+            admin,
+        }
+    }
+
+    /// Stops it gracefully and checks it stopped cleanly.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(90), self.handle)
+            .await
+            .expect("the pipeline stops within 90 s")
+            .expect("no panic")
+            .expect("clean stop");
+    }
+
+    /// GET of an admin path, as JSON.
+    pub async fn json(&self, path: &str) -> serde_json::Value {
+        reqwest::get(format!("http://{}{path}", self.admin))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// GET of an admin path, as text.
+    pub async fn text(&self, path: &str) -> String {
+        reqwest::get(format!("http://{}{path}", self.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
