@@ -163,7 +163,9 @@ impl Default for PipelineConfig {
             dead_letter_topic: "{topic}.dlq".into(),
             batch_size: 500,
             batch_linger: Duration::from_millis(20),
-            max_buffered_per_partition: 2_000,
+            // 2,000 left workers idle 2/3 of a backlog drain waiting for
+            // refetches after a resume (bench/results/2026-11-23-2.md).
+            max_buffered_per_partition: 10_000,
             plugin_retries: 3,
             version_column: "plugin_version".into(),
             sample_file: None,

@@ -33,6 +33,7 @@ pub struct Metrics {
     rejected_deploys: Counter,
     swap_stall_seconds: Histogram,
     breaker_open: Gauge,
+    record_latency_seconds: Histogram,
     /// Recent activity for the status page.
     pub live: crate::live::Live,
 }
@@ -60,6 +61,7 @@ impl Metrics {
             rejected_deploys: Counter::default(),
             swap_stall_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             breaker_open: Gauge::default(),
+            record_latency_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
             live: crate::live::Live::default(),
             registry: Registry::default(),
         };
@@ -118,6 +120,11 @@ impl Metrics {
             "plugin_swap_stall_seconds",
             "Per partition: last record of the old version to first of the new",
             m.swap_stall_seconds.clone(),
+        );
+        registry.register(
+            "record_latency_seconds",
+            "Kafka record timestamp to the acknowledgement of its rows or dead letter",
+            m.record_latency_seconds.clone(),
         );
         registry.register(
             "breaker_open",
@@ -189,6 +196,9 @@ impl Metrics {
         self.swap_stall_seconds.observe(s);
     }
 
+    pub fn record_latency_seconds(&self, s: f64) {
+        self.record_latency_seconds.observe(s);
+    }
     pub fn set_breaker_open(&self, open: bool) {
         self.breaker_open.set(open as i64);
     }

@@ -262,6 +262,19 @@ pub(crate) async fn process(
     shared
         .metrics
         .batch_seconds(started.elapsed().as_secs_f64());
+    // End-to-end latency: from each record's Kafka timestamp to now, when
+    // its rows (or its dead letter) are acknowledged.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    for message in batch {
+        if let Some(ts) = message.origin.timestamp {
+            shared
+                .metrics
+                .record_latency_seconds((now_ms - ts).max(0) as f64 / 1e3);
+        }
+    }
     Ok(())
 }
 
