@@ -109,7 +109,8 @@ pub mod __glue {
     }
 }
 
-/// Exports a [`Transform`] implementation as the plugin's component exports.
+/// Exports a [`Transform`] implementation as the plugin's component exports
+/// (in Wasm builds; natively it only type-checks the implementation).
 ///
 /// ```ignore
 /// struct MyPlugin;
@@ -132,6 +133,10 @@ macro_rules! export_transform {
                 $crate::__glue::transform::<$t>(batch)
             }
         }
+        // Only a Wasm build exports: natively (unit tests, `cargo test
+        // --workspace`) a plugin that wraps another plugin's crate would
+        // otherwise link two sets of the same export symbols.
+        #[cfg(target_family = "wasm")]
         $crate::bindings::__export_world!(__SluiceExports);
     };
 }
