@@ -21,7 +21,8 @@ pids+=($run_pid)
 echo "demo: pipeline running (status page http://$admin/); waiting for $n rows..."
 start=$(date +%s)
 while :; do
-  written=$(curl -fsS "http://$admin/metrics" 2>/dev/null | awk '/^sluice_rows_written_total/ {s+=$2} END {print s+0}')
+  # The admin endpoint answers once the host has started; until then, 0.
+  written=$( (curl -fsS "http://$admin/metrics" 2>/dev/null || true) | awk '/^sluice_rows_written_total/ {s+=$2} END {print s+0}')
   if [ "${written:-0}" -ge "$n" ]; then break; fi
   if ! kill -0 "$run_pid" 2>/dev/null; then echo "demo: host run exited early" >&2; exit 1; fi
   if [ $(( $(date +%s) - start )) -gt 300 ]; then echo "demo: only ${written:-0} of $n rows after 300 s" >&2; exit 1; fi
