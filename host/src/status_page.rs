@@ -570,12 +570,9 @@ fn versions_card(o: &mut String, v: &StatusView) -> fmt::Result {
             Esc(&e.source)
         )?;
         if e.first_offsets.is_empty() {
-            // Workers note a version when a batch of theirs is its first after a
-            // different one: re-activating the version that ran last before
-            // any batch goes on under its earlier entry.
+            // Workers note an activation at its first batch on each partition.
             o.push_str(
-                "<span class=\"muted\" title=\"No partition has switched to this activation: no batch yet, \
-                 or the same version ran the last batch before it\">none yet</span>",
+                "<span class=\"muted\" title=\"No batch has run under this activation yet\">none yet</span>",
             );
         }
         let mut offsets: Vec<_> = e.first_offsets.iter().collect();
@@ -700,6 +697,7 @@ mod tests {
             version: version.into(),
             hash: hash.into(),
             source: "admin upload".into(),
+            activation: 0,
             activated_at_ms: NOW_MS - 60_000,
             first_offsets: offsets.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         };

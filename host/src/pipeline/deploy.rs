@@ -138,7 +138,8 @@ impl Deployer {
         self.metrics.swap();
         self.metrics
             .set_active_plugin(&info.name, &info.version, active.plugin.hash());
-        self.history.activated(active);
+        self.history
+            .activated(active, self.slot.current_activation().1);
         // A new version gets a fresh chance: held workers go on with it.
         self.breaker.reset();
         self.metrics.set_breaker_open(false);

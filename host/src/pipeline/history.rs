@@ -10,6 +10,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// One activation of a version.
 #[derive(Debug, Clone, Serialize)]
 pub struct VersionEntry {
+    /// The slot's activation number (see `PluginSlot`).
+    pub activation: u64,
     pub name: String,
     pub version: String,
     pub hash: String,
@@ -38,9 +40,10 @@ pub struct SwapHistory {
 }
 
 impl SwapHistory {
-    pub fn activated(&self, active: &Arc<ActivePlugin>) {
+    pub fn activated(&self, active: &Arc<ActivePlugin>, activation: u64) {
         let info = active.plugin.info();
         self.versions.lock().expect("history").push(VersionEntry {
+            activation,
             name: info.name.clone(),
             version: info.version.clone(),
             hash: active.plugin.hash().to_string(),
@@ -50,10 +53,14 @@ impl SwapHistory {
         });
     }
 
-    /// Records the first offset of the newest activation of `hash` on a partition.
-    pub fn first_offset(&self, hash: &str, topic: &str, partition: i32, offset: i64) {
+    /// Records the first offset an activation transformed on a partition.
+    pub fn first_offset(&self, activation: u64, topic: &str, partition: i32, offset: i64) {
         let mut versions = self.versions.lock().expect("history");
-        if let Some(v) = versions.iter_mut().rev().find(|v| v.hash == hash) {
+        if let Some(v) = versions
+            .iter_mut()
+            .rev()
+            .find(|v| v.activation == activation)
+        {
             v.first_offsets
                 .entry(format!("{topic}/{partition}"))
                 .or_insert(offset);

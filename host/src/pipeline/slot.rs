@@ -16,30 +16,41 @@ pub struct ActivePlugin {
 
 /// The current version and the previous ones (kept compiled for rollback).
 pub struct PluginSlot {
-    current: RwLock<Arc<ActivePlugin>>,
+    /// The active version and its activation number, which grows with every
+    /// swap and rollback (a version re-activated is a new activation).
+    current: RwLock<(Arc<ActivePlugin>, u64)>,
     previous: RwLock<Vec<Arc<ActivePlugin>>>,
 }
 
 impl PluginSlot {
     pub fn new(plugin: Plugin, source: String) -> Self {
         PluginSlot {
-            current: RwLock::new(Arc::new(ActivePlugin {
-                plugin,
-                source,
-                since: SystemTime::now(),
-            })),
+            current: RwLock::new((
+                Arc::new(ActivePlugin {
+                    plugin,
+                    source,
+                    since: SystemTime::now(),
+                }),
+                0,
+            )),
             previous: RwLock::new(Vec::new()),
         }
     }
 
     pub fn current(&self) -> Arc<ActivePlugin> {
+        self.current.read().expect("plugin slot").0.clone()
+    }
+
+    /// The active version with its activation number.
+    pub fn current_activation(&self) -> (Arc<ActivePlugin>, u64) {
         self.current.read().expect("plugin slot").clone()
     }
 
     /// Makes `next` current; the old one becomes the first to roll back to.
     pub fn swap(&self, next: Arc<ActivePlugin>) -> Arc<ActivePlugin> {
         let mut current = self.current.write().expect("plugin slot");
-        let old = std::mem::replace(&mut *current, next);
+        let activation = current.1 + 1;
+        let (old, _) = std::mem::replace(&mut *current, (next, activation));
         self.previous
             .write()
             .expect("plugin slot")
@@ -55,7 +66,8 @@ impl PluginSlot {
         }
         let back = previous.remove(0);
         let mut current = self.current.write().expect("plugin slot");
-        let _ = std::mem::replace(&mut *current, back.clone());
+        let activation = current.1 + 1;
+        *current = (back.clone(), activation);
         Some(back)
     }
 

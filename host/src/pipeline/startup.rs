@@ -90,7 +90,7 @@ pub async fn run(
         options.plugin_path.display().to_string(),
     ));
     let history = Arc::new(SwapHistory::default());
-    history.activated(&slot.current());
+    history.activated(&slot.current(), 0);
     let recent = Arc::new(RecentRecords::default());
     let breaker = Arc::new(super::breaker::Breaker::new(config.breaker.clone()));
     let deployer = Arc::new(Deployer {

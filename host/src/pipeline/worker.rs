@@ -22,9 +22,9 @@ pub(crate) async fn run(
     shape: BatchShape,
 ) {
     let (topic, partition) = (feed.topic.clone(), feed.partition);
-    // The version of the previous batch and when that batch was acknowledged:
+    // The activation and version of the previous batch and when it was acknowledged:
     // a swap's stall is measured from there to the new version's first ack.
-    let mut last: Option<(String, Instant)> = None;
+    let mut last: Option<(u64, String, Instant)> = None;
     loop {
         if feed.stop.load(Ordering::SeqCst) {
             break;
@@ -52,9 +52,9 @@ pub(crate) async fn run(
         // Process with the current version; if the breaker holds the batch,
         // wait for a new version and process it again with that one.
         let processed_by = loop {
-            let active = shared.slot.current();
+            let (active, activation) = shared.slot.current_activation();
             match batch::process(&shared, &active, &messages, &feed.stop).await {
-                Ok(()) => break Some(active),
+                Ok(()) => break Some((active, activation)),
                 Err(batch::Unfinished::Held { tripped }) => {
                     if tripped {
                         on_trip(&shared).await;
@@ -67,7 +67,9 @@ pub(crate) async fn run(
                 Err(batch::Unfinished::Abandoned) => break None,
             }
         };
-        let Some(active) = processed_by else { break };
+        let Some((active, activation)) = processed_by else {
+            break;
+        };
         let _ = acks.send(Ack {
             topic: topic.clone(),
             partition,
@@ -79,12 +81,16 @@ pub(crate) async fn run(
             .committed(&topic, partition, next_offset);
         let now = Instant::now();
         let hash = active.plugin.hash().to_string();
-        if last.as_ref().map(|(h, _)| h != &hash).unwrap_or(true) {
+        if last
+            .as_ref()
+            .map(|(a, _, _)| *a != activation)
+            .unwrap_or(true)
+        {
             tracing::info!(%topic, partition, first_offset, plugin = %active.plugin.info(), hash = %&hash[..12], "plugin version took over the partition at this offset");
             shared
                 .history
-                .first_offset(&hash, &topic, partition, first_offset);
-            if let Some((from, at)) = &last {
+                .first_offset(activation, &topic, partition, first_offset);
+            if let Some((_, from, at)) = &last {
                 let stall = now.duration_since(*at);
                 shared.metrics.swap_stall_seconds(stall.as_secs_f64());
                 shared.history.stall(Stall {
@@ -95,7 +101,7 @@ pub(crate) async fn run(
                 });
             }
         }
-        last = Some((hash, now));
+        last = Some((activation, hash, now));
     }
     tracing::debug!(%topic, partition, "partition worker stopped");
 }
