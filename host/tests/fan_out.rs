@@ -31,15 +31,8 @@ async fn every_user_lands_in_both_tables() {
         .unwrap()
         .remove("country");
     let p = producer();
-    for u in users.iter().chain([&rejected]) {
-        produce(
-            &p,
-            &topic,
-            u["login"]["uuid"].as_str().unwrap(),
-            u.to_string().as_bytes(),
-        )
-        .await;
-    }
+    produce_users(&p, &topic, &users).await;
+    produce_users(&p, &topic, std::slice::from_ref(&rejected)).await;
 
     let mut config = test_config(&topic, &ks);
     config.cassandra.schema_file = Some(workspace().join("schemas/fan-out.cql"));

@@ -38,17 +38,6 @@ async fn post(
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn status(client: &reqwest::Client, addr: &str) -> serde_json::Value {
-    client
-        .get(format!("http://{addr}/api/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Replaces `path` atomically, as `just build-plugins` does.
 fn install(path: &Path, bytes: &[u8]) {
     let tmp = path.with_extension("tmp");
@@ -134,7 +123,7 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
             "{name} rejected without naming `{reason}`: {body}"
         );
         assert_eq!(
-            status(&client, &addr).await["active"]["version"],
+            running.json("/api/status").await["active"]["version"],
             "0.1.0",
             "{name} must not go live"
         );
@@ -144,7 +133,7 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     let swapped_at = Instant::now();
     install(&plugin, &guest("flatten-v2"));
     loop {
-        if status(&client, &addr).await["active"]["version"] == "2.0.0" {
+        if running.json("/api/status").await["active"]["version"] == "2.0.0" {
             break;
         }
         assert!(
@@ -157,7 +146,7 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     wait_for_rows(&s, &table, n as i64, Duration::from_secs(180)).await;
 
     // Every row on the right side of its partition's barrier.
-    let st = status(&client, &addr).await;
+    let st = running.json("/api/status").await;
     let v2 = st["versions"]
         .as_array()
         .unwrap()
@@ -229,7 +218,10 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
     // Rollback is instant: v1 is still compiled.
     let (code, body) = post(&client, &addr, "/api/plugin/rollback", vec![], Some(TOKEN)).await;
     assert_eq!(code, 200, "{body}");
-    assert_eq!(status(&client, &addr).await["active"]["version"], "0.1.0");
+    assert_eq!(
+        running.json("/api/status").await["active"]["version"],
+        "0.1.0"
+    );
     let metrics = client
         .get(format!("http://{addr}/metrics"))
         .send()

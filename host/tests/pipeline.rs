@@ -38,15 +38,7 @@ async fn json_records_become_rows_with_every_column() {
     create_topic(&topic, 3).await;
     let users = users(300);
     let p = producer();
-    for u in &users {
-        produce(
-            &p,
-            &topic,
-            u["login"]["uuid"].as_str().unwrap(),
-            u.to_string().as_bytes(),
-        )
-        .await;
-    }
+    produce_users(&p, &topic, &users).await;
     let running = start(config(&topic, &ks, &unique("g"))).await;
     let s = session().await;
     wait_for_rows(
@@ -223,15 +215,7 @@ async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
     create_topic(&topic, 2).await;
     let n = 4000;
     let p = producer();
-    for u in users(n) {
-        produce(
-            &p,
-            &topic,
-            u["login"]["uuid"].as_str().unwrap(),
-            u.to_string().as_bytes(),
-        )
-        .await;
-    }
+    produce_users(&p, &topic, &users(n)).await;
     let group = unique("g");
     let table = format!("{ks}.created_users");
     let mut cfg = config(&topic, &ks, &group);
@@ -270,15 +254,7 @@ async fn kill_9_mid_stream_loses_nothing() {
     create_topic(&topic, 2).await;
     let n = 4000;
     let p = producer();
-    for u in users(n) {
-        produce(
-            &p,
-            &topic,
-            u["login"]["uuid"].as_str().unwrap(),
-            u.to_string().as_bytes(),
-        )
-        .await;
-    }
+    produce_users(&p, &topic, &users(n)).await;
     let table = format!("{ks}.created_users");
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_host"))
@@ -335,15 +311,7 @@ async fn two_hosts_share_partitions_and_a_leaving_host_hands_over_cleanly() {
     create_topic(&topic, 4).await;
     let n = 4000;
     let p = producer();
-    for u in users(n) {
-        produce(
-            &p,
-            &topic,
-            u["login"]["uuid"].as_str().unwrap(),
-            u.to_string().as_bytes(),
-        )
-        .await;
-    }
+    produce_users(&p, &topic, &users(n)).await;
     let table = format!("{ks}.created_users");
     let mut cfg = config(&topic, &ks, &group);
     cfg.pipeline.batch_size = 50;

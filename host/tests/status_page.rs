@@ -56,18 +56,6 @@ async fn place(
     .unwrap_or_else(|(e, _)| panic!("producing to {topic}: {e}"))
 }
 
-async fn produce_users(p: &rdkafka::producer::FutureProducer, topic: &str, n: usize) {
-    for u in users(n) {
-        produce(
-            p,
-            topic,
-            u["login"]["uuid"].as_str().unwrap(),
-            u.to_string().as_bytes(),
-        )
-        .await;
-    }
-}
-
 async fn status(client: &reqwest::Client, addr: &str) -> serde_json::Value {
     client
         .get(format!("http://{addr}/api/status"))
@@ -183,7 +171,7 @@ async fn status_page_shows_the_pipeline_and_its_forms_need_the_token() {
 
     // Good records, one that does not decode and one the plugin rejects.
     let p = producer();
-    produce_users(&p, &topic, 20).await;
+    produce_users(&p, &topic, &users(20)).await;
     let (garbage_partition, garbage_offset) =
         place(&p, &topic, "garbage", b"\x07\xff not json").await;
     let mut no_email = users(1).remove(0);
@@ -202,7 +190,7 @@ async fn status_page_shows_the_pipeline_and_its_forms_need_the_token() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
-    produce_users(&p, &topic, 20).await;
+    produce_users(&p, &topic, &users(20)).await;
     wait_for_rows(&s, &table, 40, Duration::from_secs(120)).await;
     assert_eq!(active_version(&client, &addr).await, "2.0.0");
 
@@ -250,7 +238,7 @@ async fn status_page_shows_the_pipeline_and_its_forms_need_the_token() {
         status(&client, &addr).await["active"]["source"],
         "status page upload: flatten-v2.wasm"
     );
-    produce_users(&p, &topic, 20).await;
+    produce_users(&p, &topic, &users(20)).await;
     wait_for_rows(&s, &table, 60, Duration::from_secs(120)).await;
 
     // Both partitions committed (and, within a stats interval, their lag known).
