@@ -222,14 +222,7 @@ async fn swap_under_load_is_exact_and_broken_versions_are_rejected() {
         running.json("/api/status").await["active"]["version"],
         "0.1.0"
     );
-    let metrics = client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = running.text("/metrics").await;
     assert!(
         metrics.contains("sluice_plugin_rejected_deploys_total 4"),
         "{metrics}"

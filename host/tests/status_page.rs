@@ -274,25 +274,11 @@ async fn status_page_shows_the_pipeline_and_its_forms_need_the_token() {
     );
     let html = r.text().await.unwrap();
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"5; url=/\">"));
-    let still = client
-        .get(format!("http://{addr}/?refresh=0"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let still = running.text("/?refresh=0").await;
     assert!(!still.contains("http-equiv=\"refresh\""));
 
     // Every metric the Grafana dashboard queries is one the host exports.
-    let metrics = client
-        .get(format!("http://{addr}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = running.text("/metrics").await;
     let dashboard =
         std::fs::read_to_string(repo().join("monitoring/grafana/dashboards/sluice.json")).unwrap();
     let queried: std::collections::BTreeSet<&str> = dashboard
