@@ -2,10 +2,12 @@
 //! the registry, by id) or JSON. Both give the same tree for the same data,
 //! so a plugin never knows which format the producer used.
 
+use crate::avro_tree::Plan;
 use crate::model::{Node, ValueTree};
-use crate::registry::Registry;
+use crate::registry::{Registry, SchemaError};
 use apache_avro::types::Value as Avro;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// Which formats to accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,8 @@ pub struct Decoder {
     /// resolution: defaults for added fields, promotions, dropped fields), so
     /// the plugin sees one shape across producer versions.
     reader: Option<apache_avro::Schema>,
+    /// Writer schemas compiled for decoding, by registry id.
+    plans: Mutex<HashMap<u32, Arc<Plan>>>,
 }
 
 impl Decoder {
@@ -68,6 +72,7 @@ impl Decoder {
             format,
             registry,
             reader: None,
+            plans: Mutex::default(),
         }
     }
 
@@ -96,28 +101,44 @@ impl Decoder {
             .registry
             .as_ref()
             .ok_or_else(|| DecodeError::Unavailable("no registry configured".into()))?;
-        let schema = registry.schema(id).await.map_err(|e| {
-            let message = format!("{e:#}");
-            if message.contains("not in the registry") || message.contains("404") {
+        let schema = registry.schema(id).await.map_err(|e| match e {
+            SchemaError::Unavailable(m) => DecodeError::Unavailable(m),
+            SchemaError::NotFound(message) | SchemaError::Unusable(message) => {
                 DecodeError::UnknownSchema { id, message }
-            } else {
-                DecodeError::Unavailable(message)
             }
         })?;
-        let value = apache_avro::from_avro_datum(&schema, &mut body, self.reader.as_ref())
-            .map_err(|e| DecodeError::Avro {
-                id,
-                message: e.to_string(),
+        let plan = self.plan(id, &schema)?;
+        // The bounded decoder reads every record first, so that apache-avro
+        // (which recurses without a limit) only ever sees bounded ones.
+        let tree = plan
+            .decode(body)
+            .map_err(|message| DecodeError::Avro { id, message })?;
+        let Some(reader) = &self.reader else {
+            return Ok(tree);
+        };
+        let value =
+            apache_avro::from_avro_datum(&schema, &mut body, Some(reader)).map_err(|e| {
+                DecodeError::Avro {
+                    id,
+                    message: format!("resolving to the reader schema: {e}"),
+                }
             })?;
-        if !body.is_empty() {
-            return Err(DecodeError::Avro {
-                id,
-                message: format!("{} bytes left after the record", body.len()),
-            });
-        }
         let mut tree = ValueTree::default();
         push_avro(&mut tree, value);
         Ok(tree)
+    }
+
+    /// The compiled plan of writer schema `id`, compiled on first use.
+    fn plan(&self, id: u32, schema: &apache_avro::Schema) -> Result<Arc<Plan>, DecodeError> {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(plan) = plans.get(&id) {
+            return Ok(plan.clone());
+        }
+        let plan = Arc::new(
+            Plan::compile(schema).map_err(|message| DecodeError::UnknownSchema { id, message })?,
+        );
+        plans.insert(id, plan.clone());
+        Ok(plan)
     }
 }
 

@@ -1,12 +1,32 @@
 //! The dead-letter topic: a record that cannot be written goes there with
 //! its original key, value and headers, plus headers saying why.
+//!
+//! A dead letter must always be writable, or its partition stops for good:
+//! every text Sluice adds is bounded ([`MAX_TEXT`]), the topic is created
+//! with room for the source's largest record plus headers, and a record
+//! that still does not fit is replaced by a letter carrying its coordinates,
+//! size and SHA-256 instead of its bytes. Only an outage is retried.
 
 use crate::source::SourceMessage;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// The most bytes of text (an error, a plugin's message) a dead letter carries.
+pub const MAX_TEXT: usize = 2048;
+/// Room for Sluice's headers on top of the source record, in the topic's limit.
+const HEADER_ROOM: usize = 64 << 10;
+/// Kafka's default `max.message.bytes`, when the source topic's is unknown.
+const KAFKA_DEFAULT_MAX: usize = 1_048_588;
+/// The producer's own size limit: above any topic's we create, so the
+/// broker (which knows the topic's limit) is the one to refuse.
+const PRODUCER_MAX: usize = 64 << 20;
 
 /// Why a record was dead-lettered; the `sluice.reason` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,43 +62,91 @@ impl Reason {
 pub struct DeadLetter<'a> {
     pub message: &'a SourceMessage,
     pub reason: Reason,
+    /// At most [`MAX_TEXT`] bytes (see [`DeadLetter::new`]).
     pub error: String,
+}
+
+impl<'a> DeadLetter<'a> {
+    /// A dead letter whose error text is cut to [`MAX_TEXT`] bytes, so a
+    /// plugin's 60 MB message neither breaks the topic's limit nor stays in
+    /// the host's memory.
+    pub fn new(message: &'a SourceMessage, reason: Reason, error: impl Into<String>) -> Self {
+        DeadLetter {
+            message,
+            reason,
+            error: bounded(error.into()),
+        }
+    }
+}
+
+/// `text` cut to [`MAX_TEXT`] bytes at a character boundary, saying how much was cut.
+pub fn bounded(mut text: String) -> String {
+    if text.len() <= MAX_TEXT {
+        return text;
+    }
+    let total = text.len();
+    let mut end = MAX_TEXT - 64;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("... ({} more bytes cut)", total - end));
+    text.shrink_to_fit();
+    text
+}
+
+/// Why a dead letter was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Kafka is unreachable or refused for a passing reason: retry.
+    #[error("producing to dead-letter topic {topic}: {error}")]
+    Unavailable { topic: String, error: KafkaError },
 }
 
 /// Produces dead letters, idempotently, waiting for each acknowledgement.
 pub struct DeadLetters {
     producer: FutureProducer,
     topic_pattern: String,
+    brokers: String,
+    options: BTreeMap<String, String>,
+}
+
+/// The librdkafka options a producer or admin client may take from
+/// `kafka.options` (consumer-only ones would make it refuse to start).
+fn client_options(config: &mut ClientConfig, options: &BTreeMap<String, String>) {
+    for (k, v) in options {
+        if !k.starts_with("group.")
+            && !k.starts_with("auto.")
+            && !k.contains("fetch")
+            && !k.starts_with("session.")
+        {
+            config.set(k, v);
+        }
+    }
 }
 
 impl DeadLetters {
     pub fn new(
         brokers: &str,
         topic_pattern: &str,
-        options: &std::collections::BTreeMap<String, String>,
+        options: &BTreeMap<String, String>,
     ) -> Result<Self> {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("message.timeout.ms", "30000");
-        for (k, v) in options {
-            // Consumer-only options would make the producer refuse to start.
-            if !k.starts_with("group.")
-                && !k.starts_with("auto.")
-                && !k.contains("fetch")
-                && !k.starts_with("session.")
-            {
-                config.set(k, v);
-            }
-        }
+            .set("message.timeout.ms", "30000")
+            .set("message.max.bytes", PRODUCER_MAX.to_string());
+        client_options(&mut config, options);
         let producer = config
             .create()
             .with_context(|| format!("creating the dead-letter producer for {brokers}"))?;
         Ok(DeadLetters {
             producer,
             topic_pattern: topic_pattern.to_string(),
+            brokers: brokers.to_string(),
+            options: options.clone(),
         })
     }
 
@@ -87,45 +155,225 @@ impl DeadLetters {
         self.topic_pattern.replace("{topic}", source)
     }
 
-    /// Sends one dead letter and waits until Kafka has it. An error means it
-    /// was not delivered; the caller retries (never drops it).
-    pub async fn send(&self, letter: &DeadLetter<'_>, plugin: (&str, &str)) -> Result<()> {
+    /// Creates the dead-letter topics of `sources` when missing: as many
+    /// partitions as the source, and a `max.message.bytes` that fits the
+    /// source's largest record plus Sluice's headers. An existing topic with
+    /// a smaller limit is kept (oversized letters then carry coordinates
+    /// only), with a warning saying how to raise it.
+    pub async fn ensure_topics(&self, sources: &[String]) -> Result<()> {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        client_options(&mut config, &self.options);
+        let admin: AdminClient<DefaultClientContext> =
+            config.create().context("creating a Kafka admin client")?;
+        let unreachable = || {
+            format!(
+                "reading topic metadata from {} (is Kafka running? `just up`)",
+                self.brokers
+            )
+        };
+        // Blocking, once at start-up.
+        let metadata = self
+            .producer
+            .client()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .with_context(unreachable)?;
+        let partitions = |name: &str| {
+            metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == name && t.error().is_none())
+                .map(|t| t.partitions().len() as i32)
+        };
+        let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+        for source in sources {
+            let dlq = self.topic_for(source);
+            let needed = self.source_limit(&admin, source, &options).await + HEADER_ROOM;
+            if partitions(&dlq).is_some() {
+                let limit = self.topic_limit(&admin, &dlq, &options).await;
+                if limit.is_some_and(|l| l < needed) {
+                    tracing::warn!(topic = %dlq, limit, needed, "dead-letter topic's max.message.bytes is below the source's plus headers: oversized dead letters will carry coordinates and a hash instead of the payload; raise it with kafka-configs --alter --add-config max.message.bytes={needed}");
+                }
+                continue;
+            }
+            let count = partitions(source).unwrap_or_else(|| {
+                tracing::warn!(topic = %source, "source topic not found: its dead-letter topic gets 1 partition");
+                1
+            });
+            let needed_text = needed.to_string();
+            let topic = NewTopic::new(&dlq, count, TopicReplication::Fixed(-1))
+                .set("max.message.bytes", &needed_text);
+            let result = admin
+                .create_topics([&topic], &options)
+                .await
+                .with_context(unreachable)?;
+            match result.into_iter().next() {
+                Some(Ok(name)) => {
+                    tracing::info!(topic = %name, partitions = count, max_message_bytes = needed, "dead-letter topic created")
+                }
+                Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) | None => {}
+                Some(Err((name, e))) => bail!("creating dead-letter topic {name}: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn topic_limit(
+        &self,
+        admin: &AdminClient<DefaultClientContext>,
+        topic: &str,
+        options: &AdminOptions,
+    ) -> Option<usize> {
+        let results = admin
+            .describe_configs([&ResourceSpecifier::Topic(topic)], options)
+            .await
+            .ok()?;
+        let resource = results.into_iter().next()?.ok()?;
+        resource
+            .get("max.message.bytes")?
+            .value
+            .as_ref()?
+            .parse()
+            .ok()
+    }
+
+    async fn source_limit(
+        &self,
+        admin: &AdminClient<DefaultClientContext>,
+        topic: &str,
+        options: &AdminOptions,
+    ) -> usize {
+        self.topic_limit(admin, topic, options)
+            .await
+            .unwrap_or(KAFKA_DEFAULT_MAX)
+    }
+
+    /// Sends one dead letter and waits until Kafka has it. A letter too large
+    /// for the topic is replaced by one without the payload (see the module
+    /// comment). An error means an outage; the caller retries.
+    pub async fn send(
+        &self,
+        letter: &DeadLetter<'_>,
+        plugin: (&str, &str),
+    ) -> Result<(), SendError> {
+        let topic = self.topic_for(&letter.message.origin.topic);
+        match self.produce(&topic, letter, plugin, None).await {
+            Err(e) if too_large(&e) => {
+                let payload = letter.message.payload.as_deref().unwrap_or_default();
+                let omitted = Omitted {
+                    bytes: payload.len(),
+                    sha256: crate::engine::content_hash(payload),
+                    why: e.to_string(),
+                };
+                tracing::warn!(%topic, bytes = omitted.bytes, "dead letter too large for its topic: sending coordinates and a hash instead of the payload");
+                self.produce(&topic, letter, plugin, Some(&omitted))
+                    .await
+                    .map_err(|error| SendError::Unavailable { topic, error })
+            }
+            Err(error) => Err(SendError::Unavailable { topic, error }),
+            Ok(()) => Ok(()),
+        }
+    }
+
+    async fn produce(
+        &self,
+        topic: &str,
+        letter: &DeadLetter<'_>,
+        plugin: (&str, &str),
+        omitted: Option<&Omitted>,
+    ) -> Result<(), KafkaError> {
         let o = &letter.message.origin;
-        let topic = self.topic_for(&o.topic);
         let partition = o.partition.to_string();
         let offset = o.offset.to_string();
         let mut headers = OwnedHeaders::new();
-        for (k, v) in &o.headers {
-            headers = headers.insert(Header {
-                key: k,
-                value: v.as_deref(),
-            });
+        if omitted.is_none() {
+            for (k, v) in &o.headers {
+                headers = headers.insert(Header {
+                    key: k,
+                    value: v.as_deref(),
+                });
+            }
         }
-        for (key, value) in [
-            ("sluice.reason", letter.reason.as_str()),
-            ("sluice.error", letter.error.as_str()),
-            ("sluice.plugin", plugin.0),
-            ("sluice.plugin.version", plugin.1),
-            ("sluice.source.topic", o.topic.as_str()),
-            ("sluice.source.partition", partition.as_str()),
-            ("sluice.source.offset", offset.as_str()),
-        ] {
+        let mut ours = vec![
+            ("sluice.reason", letter.reason.as_str().to_string()),
+            ("sluice.error", letter.error.clone()),
+            ("sluice.plugin", plugin.0.to_string()),
+            ("sluice.plugin.version", plugin.1.to_string()),
+            ("sluice.source.topic", o.topic.clone()),
+            ("sluice.source.partition", partition),
+            ("sluice.source.offset", offset),
+        ];
+        if let Some(omitted) = omitted {
+            ours.push(("sluice.payload.omitted", bounded(omitted.why.clone())));
+            ours.push(("sluice.payload.bytes", omitted.bytes.to_string()));
+            ours.push(("sluice.payload.sha256", omitted.sha256.clone()));
+        }
+        for (key, value) in &ours {
             headers = headers.insert(Header {
                 key,
-                value: Some(value),
+                value: Some(value.as_str()),
             });
         }
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(headers);
-        if let Some(key) = &o.key {
-            record = record.key(key.as_slice());
-        }
-        if let Some(payload) = &letter.message.payload {
-            record = record.payload(payload.as_slice());
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(headers);
+        if omitted.is_none() {
+            if let Some(key) = &o.key {
+                record = record.key(key.as_slice());
+            }
+            if let Some(payload) = &letter.message.payload {
+                record = record.payload(payload.as_slice());
+            }
         }
         self.producer
             .send(record, Duration::from_secs(30))
             .await
-            .map_err(|(e, _)| anyhow::anyhow!("producing to dead-letter topic {topic}: {e}"))?;
-        Ok(())
+            .map(|_| ())
+            .map_err(|(e, _)| e)
+    }
+}
+
+/// What a dead letter says in place of a payload too large to carry.
+struct Omitted {
+    bytes: usize,
+    sha256: String,
+    why: String,
+}
+
+/// True when Kafka refused the letter for its size: retrying cannot help.
+fn too_large(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::MessageBatchTooLarge
+                | RDKafkaErrorCode::InvalidRecord
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_are_cut_at_a_character_boundary_and_say_so() {
+        let short = "bad input in `email`".to_string();
+        assert_eq!(bounded(short.clone()), short);
+        let long = "é".repeat(30 << 20);
+        let cut = bounded(long);
+        assert!(cut.len() <= MAX_TEXT, "{}", cut.len());
+        assert!(
+            cut.ends_with("more bytes cut)"),
+            "{}",
+            &cut[cut.len() - 40..]
+        );
+        assert!(cut.capacity() <= MAX_TEXT, "the rest is freed");
+    }
+
+    #[test]
+    fn a_size_refusal_is_not_an_outage() {
+        let size = KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge);
+        let down = KafkaError::MessageProduction(RDKafkaErrorCode::AllBrokersDown);
+        assert!(too_large(&size));
+        assert!(!too_large(&down));
     }
 }

@@ -10,6 +10,7 @@
 //! - [`dryrun`]: `host run --input FILE`: a plugin over JSON lines, rows to stdout.
 
 pub mod admin;
+pub mod avro_tree;
 pub mod cli;
 pub mod config;
 pub mod decode;

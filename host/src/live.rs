@@ -32,6 +32,19 @@ pub struct PartitionProgress {
     pub lag: Option<i64>,
 }
 
+/// Whether a server the pipeline depends on (Kafka, Cassandra, the registry)
+/// answers, as the pipeline last found it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DependencyState {
+    pub up: bool,
+    /// When it went up or down, milliseconds since the epoch.
+    pub since_ms: u64,
+    /// Failed attempts since it went down (0 while up).
+    pub failures: u64,
+    /// The last error seen while down, cut short.
+    pub last_error: Option<String>,
+}
+
 /// A recent dead letter, for operators to look at.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeadLetterSample {
@@ -47,6 +60,7 @@ struct Inner {
     partitions: BTreeMap<String, PartitionProgress>,
     samples: VecDeque<DeadLetterSample>,
     dead_by_reason: BTreeMap<String, u64>,
+    dependencies: BTreeMap<String, DependencyState>,
 }
 
 /// A snapshot for the status page and `/api/status`.
@@ -56,6 +70,8 @@ pub struct LiveSnapshot {
     pub partitions: BTreeMap<String, PartitionProgress>,
     pub dead_letter_samples: Vec<DeadLetterSample>,
     pub dead_letters_by_reason: BTreeMap<String, u64>,
+    /// By name: "kafka", "cassandra", "registry"; absent until first used.
+    pub dependencies: BTreeMap<String, DependencyState>,
 }
 
 #[derive(Default)]
@@ -127,6 +143,34 @@ impl Live {
             .lag = Some(lag);
     }
 
+    /// Records that `name` answered (`error` None) or failed. Returns true
+    /// when this changes its state (went down or came back).
+    pub fn dependency(&self, name: &str, error: Option<&str>) -> bool {
+        let mut inner = self.0.lock().expect("live stats");
+        let up = error.is_none();
+        let entry = inner
+            .dependencies
+            .entry(name.to_string())
+            .or_insert_with(|| DependencyState {
+                up: true,
+                since_ms: now().1,
+                failures: 0,
+                last_error: None,
+            });
+        let changed = entry.up != up;
+        if changed {
+            entry.up = up;
+            entry.since_ms = now().1;
+        }
+        if let Some(e) = error {
+            entry.failures += 1;
+            entry.last_error = Some(e.chars().take(500).collect());
+        } else {
+            entry.failures = 0;
+        }
+        changed
+    }
+
     pub fn snapshot(&self) -> LiveSnapshot {
         let inner = self.0.lock().expect("live stats");
         LiveSnapshot {
@@ -134,6 +178,7 @@ impl Live {
             partitions: inner.partitions.clone(),
             dead_letter_samples: inner.samples.iter().rev().cloned().collect(),
             dead_letters_by_reason: inner.dead_by_reason.clone(),
+            dependencies: inner.dependencies.clone(),
         }
     }
 }
@@ -160,5 +205,18 @@ mod tests {
         assert_eq!(s.dead_letter_samples[0].error, "bad 11", "newest first");
         assert_eq!(s.partitions["t/0"].committed, Some(17));
         assert_eq!(s.partitions["t/0"].lag, Some(3));
+    }
+
+    #[test]
+    fn a_dependency_goes_down_and_comes_back() {
+        let live = Live::default();
+        assert!(!live.dependency("cassandra", None), "first sighting, up");
+        assert!(live.dependency("cassandra", Some("connection refused")));
+        assert!(!live.dependency("cassandra", Some("connection refused")));
+        let down = &live.snapshot().dependencies["cassandra"];
+        assert!(!down.up);
+        assert_eq!(down.failures, 2);
+        assert!(live.dependency("cassandra", None));
+        assert!(live.snapshot().dependencies["cassandra"].up);
     }
 }

@@ -10,11 +10,27 @@ use prometheus_client::registry::Registry;
 
 type Labels = Vec<(String, String)>;
 
+/// Label pairs with each value escaped per the exposition format
+/// (prometheus-client writes values as given): a plugin-supplied value can
+/// never end its label and start a line of its own.
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), escape_label(v)))
         .collect()
+}
+
+fn escape_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Every metric the host exports.
@@ -34,6 +50,7 @@ pub struct Metrics {
     swap_stall_seconds: Histogram,
     breaker_open: Gauge,
     record_latency_seconds: Histogram,
+    dependency_up: Family<Labels, Gauge>,
     /// Recent activity for the status page.
     pub live: crate::live::Live,
 }
@@ -62,6 +79,7 @@ impl Metrics {
             swap_stall_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             breaker_open: Gauge::default(),
             record_latency_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
+            dependency_up: Family::default(),
             live: crate::live::Live::default(),
             registry: Registry::default(),
         };
@@ -130,6 +148,11 @@ impl Metrics {
             "breaker_open",
             "1 while the plugin breaker holds consumption",
             m.breaker_open.clone(),
+        );
+        registry.register(
+            "dependency_up",
+            "1 while a server the pipeline needs answers (kafka, cassandra, registry), 0 during an outage",
+            m.dependency_up.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -203,10 +226,49 @@ impl Metrics {
         self.breaker_open.set(open as i64);
     }
 
+    /// Records whether `dependency` answered (`error` None) or failed; logs
+    /// once when it goes down and once when it comes back.
+    pub fn dependency(&self, dependency: &str, error: Option<&str>) {
+        self.dependency_up
+            .get_or_create(&labels(&[("dependency", dependency)]))
+            .set(error.is_none() as i64);
+        if self.live.dependency(dependency, error) {
+            match error {
+                Some(e) => {
+                    tracing::warn!(dependency, error = %e, "dependency unavailable; records are held, not dropped")
+                }
+                None => tracing::info!(dependency, "dependency reachable again"),
+            }
+        }
+    }
+
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_value_cannot_add_a_line() {
+        let m = Metrics::new();
+        m.set_active_plugin("x\"} 1\nsluice_injected_metric{x=\"y", "1\\", "abc");
+        let text = m.render();
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("sluice_injected_metric")),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"name="x\"} 1\nsluice_injected_metric{x=\"y""#),
+            "{text}"
+        );
+        assert!(text.contains(r#"version="1\\""#), "{text}");
     }
 }

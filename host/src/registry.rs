@@ -21,6 +21,23 @@ const FIX: &str =
     "is it running (`just up`)? Set --registry or SLUICE_REGISTRY_URL to the registry's \
                    Confluent API URL, e.g. http://127.0.0.1:8081/apis/ccompat/v7 for Apicurio";
 
+/// Why a schema could not be had by id. Callers branch on the kind: a
+/// record naming an id the registry lacks, or a schema the host cannot use,
+/// is that record's fault (dead letter); an unreachable registry is an
+/// outage (hold and retry).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SchemaError {
+    /// The registry answered that it has no schema with this id.
+    #[error("{0}")]
+    NotFound(String),
+    /// The registry has it, but it is not a self-contained Avro schema.
+    #[error("{0}")]
+    Unusable(String),
+    /// The registry did not answer as a registry does (down, wrong URL, refused).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
 /// A Confluent Schema Registry client.
 pub struct Registry {
     http: reqwest::Client,
@@ -143,7 +160,7 @@ impl Registry {
     }
 
     /// The schema with this id, fetched once and then cached.
-    pub async fn schema(&self, id: u32) -> Result<Arc<Schema>> {
+    pub async fn schema(&self, id: u32) -> Result<Arc<Schema>, SchemaError> {
         let cell = {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             cache.entry(id).or_default().clone()
@@ -153,47 +170,52 @@ impl Registry {
             .cloned()
     }
 
-    async fn fetch_schema(&self, id: u32) -> Result<Arc<Schema>> {
+    async fn fetch_schema(&self, id: u32) -> Result<Arc<Schema>, SchemaError> {
         let url = self.endpoint(&["schemas", "ids", &id.to_string()]);
-        let (status, text) = self.call(Method::GET, &url, None).await?;
+        let unavailable = |e: anyhow::Error| SchemaError::Unavailable(format!("{e:#}"));
+        let (status, text) = self
+            .call(Method::GET, &url, None)
+            .await
+            .map_err(unavailable)?;
         if status == StatusCode::NOT_FOUND && text.contains("error_code") {
-            bail!(
+            return Err(SchemaError::NotFound(format!(
                 "schema id {id} is not in the registry at {}; was the record written with another \
                  registry? Point --registry or SLUICE_REGISTRY_URL at the one the producer used",
                 self.url()
-            );
+            )));
         }
         if !status.is_success() {
-            return Err(self.unexpected("GET", &url, status, &text));
+            return Err(unavailable(self.unexpected("GET", &url, status, &text)));
         }
-        let reply: SchemaById = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "GET {url} answered {status} with {}, not {{\"schema\": \"...\"}}",
+        let unusable = SchemaError::Unusable;
+        let reply: SchemaById = serde_json::from_str(&text).map_err(|e| {
+            unavailable(anyhow!(
+                "GET {url} answered {status} with {}, not {{\"schema\": \"...\"}}: {e}",
                 snippet(&text)
-            )
+            ))
         })?;
         if let Some(kind) = reply
             .schema_type
             .as_deref()
             .filter(|k| !k.eq_ignore_ascii_case("AVRO"))
         {
-            bail!(
+            return Err(unusable(format!(
                 "schema id {id} in the registry at {} is a {kind} schema; the host reads Avro only",
                 self.url()
-            );
+            )));
         }
         if !reply.references.is_empty() {
-            bail!(
+            return Err(unusable(format!(
                 "schema id {id} in the registry at {} uses schema references, which the host does not \
                  resolve yet; register the schema self-contained",
                 self.url()
-            );
+            )));
         }
-        let schema = Schema::parse_str(&reply.schema).with_context(|| {
-            format!(
-                "schema id {id} in the registry at {} is not valid Avro",
+        let schema = Schema::parse_str(&reply.schema).map_err(|e| {
+            unusable(format!(
+                "schema id {id} in the registry at {} is not valid Avro: {e}",
                 self.url()
-            )
+            ))
         })?;
         Ok(Arc::new(schema))
     }
@@ -480,15 +502,18 @@ mod tests {
     async fn an_unknown_id_says_so_and_is_not_cached() {
         let (url, seen) = fake().await;
         let r = Registry::new(&url, None).unwrap();
-        let err = r.schema(9).await.unwrap_err().to_string();
+        let err = r.schema(9).await.unwrap_err();
+        assert!(matches!(err, SchemaError::NotFound(_)), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.contains(&format!("schema id 9 is not in the registry at {url}")),
             "{err}"
         );
         r.schema(9).await.unwrap_err();
         assert_eq!(seen.lookups.load(Ordering::SeqCst), 2);
-        let err = r.schema(2).await.unwrap_err().to_string();
-        assert!(err.contains("PROTOBUF"), "{err}");
+        let err = r.schema(2).await.unwrap_err();
+        assert!(matches!(err, SchemaError::Unusable(_)), "{err:?}");
+        assert!(err.to_string().contains("PROTOBUF"), "{err}");
     }
 
     #[tokio::test]
@@ -499,8 +524,10 @@ mod tests {
             .unwrap()
             .schema(1)
             .await
-            .unwrap_err()
-            .to_string();
+            .unwrap_err();
+        // A wrong URL is the operator's to fix: records are held, not dead-lettered.
+        assert!(matches!(err, SchemaError::Unavailable(_)), "{err:?}");
+        let err = err.to_string();
         assert!(
             err.contains("404") && err.contains("/apis/ccompat/v7"),
             "{err}"

@@ -474,8 +474,8 @@ fn the_deadline_stops_an_endless_loop_and_spares_the_batch() {
     );
     assert!(single < timeout * 5, "trapped late: {single:?}");
 
-    // In a batch: bisection re-runs the looping record's halves, each call
-    // costing one deadline, and the other records still get their rows.
+    // In a batch: the looping record is charged the deadline once (each
+    // record has its own call), and the other records still get their rows.
     let batch: Vec<Record> = (0..8)
         .map(|i| {
             record(
@@ -492,7 +492,10 @@ fn the_deadline_stops_an_endless_loop_and_spares_the_batch() {
     let results = plugin.transform(batch);
     let elapsed = started.elapsed();
     eprintln!("loop-forever: batch of 8 with one looping record took {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(
+        elapsed < timeout * 2,
+        "took {elapsed:?}: the deadline was charged more than once"
+    );
     assert_eq!(results.len(), 8);
     for (i, result) in results.iter().enumerate() {
         if i == 5 {
@@ -584,8 +587,10 @@ fn bisection_pins_a_panic_on_its_record_and_keeps_order() {
     assert_eq!(results.len(), 100);
     let failed: Vec<usize> = (0..100).filter(|&i| results[i].is_err()).collect();
     assert_eq!(failed, vec![37]);
+    // The SDK's panic hook carries the panic's own message into the reason.
     assert!(
-        matches!(&results[37], Err(CallError::Trap(m)) if m.contains("panic")),
+        matches!(&results[37], Err(CallError::Trap(m))
+            if m.contains("the plugin panicked at") && m.contains("poisoned record at offset 37")),
         "{:?}",
         results[37]
     );

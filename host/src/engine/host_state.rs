@@ -7,6 +7,9 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
+/// The field the SDK's panic hook tags its log event with.
+const PANIC_FIELD: &str = "sluice.panic";
+
 /// Log events a plugin may emit per call before the rest are dropped (and counted).
 const LOG_EVENTS_PER_CALL: u32 = 100;
 
@@ -20,6 +23,8 @@ pub struct HostState {
     batch_started_ms: i64,
     logs_left: u32,
     pub logs_dropped: u32,
+    /// The message the SDK's panic hook logged, if the guest panicked.
+    pub panic: Option<String>,
 }
 
 impl HostState {
@@ -39,8 +44,30 @@ impl HostState {
             batch_started_ms,
             logs_left: LOG_EVENTS_PER_CALL,
             logs_dropped: 0,
+            panic: None,
         }
     }
+
+    /// Starts a call's budget of log events afresh.
+    pub fn new_call(&mut self) {
+        self.logs_left = LOG_EVENTS_PER_CALL;
+        self.logs_dropped = 0;
+    }
+}
+
+/// The longest log message or panic message kept from a plugin.
+const MAX_LOG_TEXT: usize = 4096;
+
+fn cut(mut text: String) -> String {
+    if text.len() > MAX_LOG_TEXT {
+        let mut end = MAX_LOG_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
 }
 
 /// WASI for components that import it (e.g. built for `wasm32-wasip2`, or by
@@ -96,6 +123,11 @@ impl clock::Host for HostState {
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+        let message = cut(message);
+        if fields.iter().any(|(k, _)| k == PANIC_FIELD) {
+            // Kept whatever the log budget: it explains the trap that follows.
+            self.panic = Some(message.clone());
+        }
         if self.logs_left == 0 {
             self.logs_dropped += 1;
             return;
@@ -104,11 +136,11 @@ impl log::Host for HostState {
         let plugin = self.plugin.as_str();
         // Plugin fields are rendered as one `key=value` list: tracing's field
         // names are static, and a plugin's are not.
-        let fields = fields
+        let fields = cut(fields
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
-            .join(" ");
+            .join(" "));
         match level {
             log::Level::Trace => tracing::trace!(target: "plugin", plugin, fields, "{message}"),
             log::Level::Debug => tracing::debug!(target: "plugin", plugin, fields, "{message}"),

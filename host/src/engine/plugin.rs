@@ -149,16 +149,26 @@ impl Plugin {
             .call_metadata(&mut store)
             .map_err(|e| LoadError::Trap {
                 what: what.clone(),
-                message: format!("metadata(): {e:#}"),
+                message: format!(
+                    "metadata(): {}",
+                    trap_message(&e, &plugin.limits, store.data().panic.as_deref())
+                ),
             })?;
         plugin.info = bindings::plugin_info(info);
+        check_identity(&plugin.info).map_err(|message| LoadError::World {
+            what: what.clone(),
+            message,
+        })?;
         let what = format!("{} ({what})", plugin.info);
         match instance.call_init(&mut store, &plugin.config) {
             Ok(Ok(())) => Ok(plugin),
             Ok(Err(message)) => Err(LoadError::Init { what, message }),
             Err(e) => Err(LoadError::Trap {
                 what,
-                message: format!("init(): {e:#}"),
+                message: format!(
+                    "init(): {}",
+                    trap_message(&e, &plugin.limits, store.data().panic.as_deref())
+                ),
             }),
         }
     }
@@ -180,78 +190,88 @@ impl Plugin {
 
     /// Transforms a batch. Returns one result per record, in order.
     ///
-    /// If the call traps, the batch is split in halves and each half retried
-    /// on a fresh instance, down to single records: the trap is pinned on the
-    /// record that causes it, and the others still get their outcomes.
+    /// The batch shares one instance, and each record is passed in a call of
+    /// its own under its own deadline: when a call traps (a panic, the
+    /// deadline, the memory cap), the trap is pinned on that record at once,
+    /// with no bisection and no second run, and the records after it go on
+    /// in a fresh instance. A slow record is charged the deadline once and
+    /// its neighbours are not charged at all.
     pub fn transform(&self, records: Vec<Record>) -> Vec<RecordResult> {
         let batch: Vec<wit::InputRecord> =
             records.into_iter().map(bindings::input_record).collect();
         let mut results = Vec::with_capacity(batch.len());
-        self.transform_isolating(&batch, &mut results);
+        let mut instance = None;
+        for record in &batch {
+            let (store, transformer) = match instance.take() {
+                Some(live) => live,
+                None => match self.instantiate_and_init() {
+                    Ok(live) => live,
+                    Err(e) => {
+                        results.push(Err(e));
+                        continue;
+                    }
+                },
+            };
+            let mut live = (store, transformer);
+            match self.call(&mut live, record) {
+                Ok(outcome) => {
+                    results.push(self.check_output(outcome));
+                    instance = Some(live);
+                }
+                // A trapped instance is never called again.
+                Err(e) => results.push(Err(e)),
+            }
+        }
         results
     }
 
-    fn transform_isolating(&self, batch: &[wit::InputRecord], results: &mut Vec<RecordResult>) {
-        if batch.is_empty() {
-            return;
-        }
-        match self.call(batch) {
-            Ok(outcomes) => results.extend(outcomes.into_iter().map(|o| self.check_output(o))),
-            Err(e) if batch.len() == 1 => results.push(Err(e)),
-            Err(CallError::Contract(message)) => {
-                // Not a per-record failure: every record gets the same error.
-                results.extend(
-                    batch
-                        .iter()
-                        .map(|_| Err(CallError::Contract(message.clone()))),
-                )
-            }
-            Err(CallError::Trap(message)) if message.starts_with(DEADLINE) => {
-                // Halving would pay the full deadline again at every level:
-                // go straight to single records, so only the slow one waits.
-                for record in batch {
-                    self.transform_isolating(std::slice::from_ref(record), results);
-                }
-            }
-            Err(_) => {
-                let (left, right) = batch.split_at(batch.len() / 2);
-                self.transform_isolating(left, results);
-                self.transform_isolating(right, results);
-            }
+    /// A fresh instance, configured with `init`.
+    fn instantiate_and_init(&self) -> Result<(Store<HostState>, Transformer), CallError> {
+        let (mut store, instance) = self.instantiate()?;
+        match instance.call_init(&mut store, &self.config) {
+            Ok(Ok(())) => Ok((store, instance)),
+            Ok(Err(message)) => Err(CallError::Contract(format!(
+                "init refused the config it accepted at load: {message}"
+            ))),
+            Err(e) => Err(CallError::Trap(format!(
+                "in init: {}",
+                trap_message(&e, &self.limits, store.data().panic.as_deref())
+            ))),
         }
     }
 
-    /// One call on a fresh instance.
-    fn call(&self, batch: &[wit::InputRecord]) -> Result<Vec<Outcome>, CallError> {
-        let (mut store, instance) = self.instantiate()?;
-        match instance.call_init(&mut store, &self.config) {
-            Ok(Ok(())) => {}
-            Ok(Err(message)) => {
-                return Err(CallError::Contract(format!(
-                    "init refused the config it accepted at load: {message}"
-                )))
-            }
-            Err(e) => {
-                return Err(CallError::Trap(format!(
-                    "in init: {}",
-                    trap_message(&e, &self.limits)
-                )))
-            }
-        }
+    /// One record through `transform` on a live instance, under the deadline.
+    fn call(
+        &self,
+        (store, instance): &mut (Store<HostState>, Transformer),
+        record: &wit::InputRecord,
+    ) -> Result<Outcome, CallError> {
+        store.set_epoch_deadline(self.deadline_ticks());
+        store.data_mut().new_call();
         let outcomes = instance
-            .call_transform(&mut store, batch)
-            .map_err(|e| CallError::Trap(trap_message(&e, &self.limits)))?;
+            .call_transform(&mut *store, std::slice::from_ref(record))
+            .map_err(|e| {
+                CallError::Trap(trap_message(
+                    &e,
+                    &self.limits,
+                    store.data().panic.as_deref(),
+                ))
+            })?;
         if store.data().logs_dropped > 0 {
             tracing::warn!(plugin = %self.info, dropped = store.data().logs_dropped, "plugin log events over the per-call limit were dropped");
         }
-        if outcomes.len() != batch.len() {
-            return Err(CallError::Contract(format!(
-                "transform returned {} outcomes for {} records; it must return exactly one per record",
-                outcomes.len(),
-                batch.len()
-            )));
+        let n = outcomes.len();
+        let mut outcomes = outcomes.into_iter();
+        match (outcomes.next(), n) {
+            (Some(outcome), 1) => Ok(bindings::outcome(outcome)),
+            _ => Err(CallError::Contract(format!(
+                "transform returned {n} outcomes for 1 record; it must return exactly one per record"
+            ))),
         }
-        Ok(outcomes.into_iter().map(bindings::outcome).collect())
+    }
+
+    fn deadline_ticks(&self) -> u64 {
+        (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 
     fn instantiate(&self) -> Result<(Store<HostState>, Transformer), CallError> {
@@ -262,8 +282,7 @@ impl Plugin {
         let state = HostState::new(self.info.to_string(), self.limits.memory_bytes, now_ms);
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limits);
-        let ticks = (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
-        store.set_epoch_deadline(ticks);
+        store.set_epoch_deadline(self.deadline_ticks());
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -327,22 +346,63 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
     }
 }
 
-/// How a deadline trap's message starts; bisection looks for it.
-const DEADLINE: &str = "the call ran past its deadline";
+/// How a deadline trap's message starts.
+pub(crate) const DEADLINE: &str = "the call ran past its deadline";
+
+/// The longest plugin name or version accepted.
+const MAX_IDENTITY: usize = 64;
+
+/// A plugin's name and version go into metric labels, log fields, headers
+/// and the page: refuse anything but a plain identifier at load, so no
+/// plugin can forge a metric line or a header.
+fn check_identity(info: &PluginInfo) -> Result<(), String> {
+    for (what, value, extra) in [
+        ("name", &info.name, "-_."),
+        ("version", &info.version, "-_.+"),
+    ] {
+        let ok = !value.is_empty()
+            && value.len() <= MAX_IDENTITY
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || extra.contains(c));
+        if !ok {
+            return Err(format!(
+                "metadata() gave the {what} {:?}; a plugin {what} is 1 to {MAX_IDENTITY} characters of \
+                 A-Z a-z 0-9 and `{extra}`: change it in the plugin's metadata()",
+                value.chars().take(80).collect::<String>()
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// A trap's reason in one line, with the cause wasmtime gives (deadline,
-/// memory cap, unreachable) rather than a backtrace.
-fn trap_message(e: &wasmtime::Error, limits: &Limits) -> String {
+/// memory cap, the plugin's panic message) rather than a backtrace.
+fn trap_message(e: &wasmtime::Error, limits: &Limits, panic: Option<&str>) -> String {
     if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
-        return match trap {
-            wasmtime::Trap::Interrupt => format!(
+        return match (trap, panic) {
+            (wasmtime::Trap::Interrupt, _) => format!(
                 "{DEADLINE} of {} (limits.call-timeout)",
                 humantime::format_duration(limits.call_timeout)
             ),
-            wasmtime::Trap::UnreachableCodeReached => {
+            // The SDK's hook logs Rust's own text: "panicked at FILE:LINE:COL:\nMESSAGE".
+            (_, Some(panic)) if panic.starts_with("panicked") => {
+                format!("the plugin {}", panic.replace('\n', " "))
+            }
+            (_, Some(panic)) => format!("the plugin panicked: {panic}"),
+            (wasmtime::Trap::UnreachableCodeReached, None) => {
                 "unreachable executed (a panic in the plugin?)".to_string()
             }
-            other => other.to_string(),
+            (wasmtime::Trap::StackOverflow, None) => {
+                "stack overflow: the plugin recursed too deep".to_string()
+            }
+            // Rust's Wasm stack lives in linear memory: overflowing it shows
+            // as an access below address 0, i.e. out of bounds.
+            (wasmtime::Trap::MemoryOutOfBounds, None) => {
+                "out of bounds memory access: a stack overflow in the plugin (deep recursion) or a bad pointer"
+                    .to_string()
+            }
+            (other, None) => other.to_string(),
         };
     }
     let cause = e.root_cause().to_string();

@@ -57,7 +57,7 @@ pub(crate) async fn process(
     // Decode.
     let mut decoded: Vec<(&SourceMessage, Record)> = Vec::with_capacity(batch.len());
     for message in batch {
-        let value = retry_outage(stop, "the schema registry", || async {
+        let value = retry_outage(stop, &shared.metrics, "registry", || async {
             match shared.decoder.decode(message.payload.as_deref()).await {
                 Err(e) if e.is_transient() => Err(e.to_string()),
                 other => Ok(other),
@@ -72,11 +72,7 @@ pub(crate) async fn process(
                     value,
                 },
             )),
-            Err(e) => dead.push(DeadLetter {
-                message,
-                reason: Reason::Decode,
-                error: e.to_string(),
-            }),
+            Err(e) => dead.push(DeadLetter::new(message, Reason::Decode, e.to_string())),
         }
     }
 
@@ -104,30 +100,30 @@ pub(crate) async fn process(
             match result {
                 Ok(Outcome::Rows(r)) => rows.push((message, r)),
                 Ok(Outcome::Filtered(_)) => shared.metrics.filtered(),
-                Ok(Outcome::BadInput { field, message: m }) => dead.push(DeadLetter {
+                Ok(Outcome::BadInput { field, message: m }) => dead.push(DeadLetter::new(
                     message,
-                    reason: Reason::PluginError,
-                    error: match field {
+                    Reason::PluginError,
+                    match field {
                         Some(f) => format!("bad input in `{f}`: {m}"),
                         None => m,
                     },
-                }),
+                )),
                 Ok(Outcome::Retry(reason)) if attempt < shared.plugin_retries => {
                     retry.push((message, reason))
                 }
-                Ok(Outcome::Retry(reason)) => dead.push(DeadLetter {
+                Ok(Outcome::Retry(reason)) => dead.push(DeadLetter::new(
                     message,
-                    reason: Reason::PluginRetry,
-                    error: format!("still asking to retry after {attempt} retries: {reason}"),
-                }),
-                Err(e) => dead.push(DeadLetter {
+                    Reason::PluginRetry,
+                    format!("still asking to retry after {attempt} retries: {reason}"),
+                )),
+                Err(e) => dead.push(DeadLetter::new(
                     message,
-                    reason: match e {
+                    match e {
                         CallError::Limit(_) => Reason::PluginLimit,
                         _ => Reason::PluginTrap,
                     },
-                    error: e.to_string(),
-                }),
+                    e.to_string(),
+                )),
             }
         }
         pending = Vec::new();
@@ -137,15 +133,17 @@ pub(crate) async fn process(
             tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
         }
         for (message, _) in retry {
-            // These decoded fine a moment ago; decode them again the same way.
-            if let Ok(value) = shared.decoder.decode(message.payload.as_deref()).await {
-                pending.push((
+            // These decoded a moment ago (the call consumed them); decode them
+            // again, and dead-letter rather than drop one that no longer does.
+            match shared.decoder.decode(message.payload.as_deref()).await {
+                Ok(value) => pending.push((
                     message,
                     Record {
                         origin: message.origin.clone(),
                         value,
                     },
-                ));
+                )),
+                Err(e) => dead.push(DeadLetter::new(message, Reason::Decode, e.to_string())),
             }
         }
     }
@@ -180,11 +178,11 @@ pub(crate) async fn process(
             let schema = match shared.sink.table(&table).await {
                 Ok(s) => s,
                 Err(e) => {
-                    dead.push(DeadLetter {
+                    dead.push(DeadLetter::new(
                         message,
-                        reason: Reason::SchemaMismatch,
-                        error: format!("{e:#}"),
-                    });
+                        Reason::SchemaMismatch,
+                        format!("{e:#}"),
+                    ));
                     continue 'records;
                 }
             };
@@ -201,11 +199,7 @@ pub(crate) async fn process(
                 ));
             }
             if let Err(e) = schema.bind(&row) {
-                dead.push(DeadLetter {
-                    message,
-                    reason: Reason::SchemaMismatch,
-                    error: e,
-                });
+                dead.push(DeadLetter::new(message, Reason::SchemaMismatch, e));
                 continue 'records;
             }
             checked.push((schema, row));
@@ -220,7 +214,7 @@ pub(crate) async fn process(
         if refs.is_empty() {
             return Ok(());
         }
-        retry_outage(stop, "Cassandra", || async {
+        retry_outage(stop, &shared.metrics, "cassandra", || async {
             shared.sink.write(&refs).await.map_err(|e| {
                 shared.metrics.write_error();
                 e.to_string()
@@ -238,12 +232,12 @@ pub(crate) async fn process(
     };
     let write_dead = async {
         for letter in &dead {
-            retry_outage(stop, "Kafka (dead-letter topic)", || async {
+            retry_outage(stop, &shared.metrics, "kafka", || async {
                 shared
                     .dead_letters
                     .send(letter, (&info.name, &info.version))
                     .await
-                    .map_err(|e| format!("{e:#}"))
+                    .map_err(|e| e.to_string())
             })
             .await?;
             let o = &letter.message.origin;
@@ -278,9 +272,15 @@ pub(crate) async fn process(
     Ok(())
 }
 
-/// Runs `op` until it succeeds, backing off between attempts. Gives up only
-/// when `stop` is set (then the batch is abandoned, its offset not stored).
-async fn retry_outage<T, F, Fut>(stop: &AtomicBool, what: &str, mut op: F) -> Result<T, Unfinished>
+/// Runs `op` until it succeeds, backing off between attempts, and reports
+/// `dependency` (kafka, cassandra, registry) down or up as it goes. Gives up
+/// only when `stop` is set (then the batch is abandoned, its offset not stored).
+async fn retry_outage<T, F, Fut>(
+    stop: &AtomicBool,
+    metrics: &Metrics,
+    dependency: &str,
+    mut op: F,
+) -> Result<T, Unfinished>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
@@ -291,21 +291,23 @@ where
         match op().await {
             Ok(v) => {
                 if failures > 0 {
-                    tracing::info!(failures, "{what} is reachable again");
+                    metrics.dependency(dependency, None);
                 }
                 return Ok(v);
             }
             Err(e) => {
                 failures += 1;
-                if failures == 1 || failures % 10 == 0 {
-                    tracing::warn!(error = %e, failures, "{what} unavailable; retrying (records are held, not dropped)");
+                metrics.dependency(dependency, Some(&e));
+                if failures % 10 == 0 {
+                    tracing::warn!(error = %e, failures, dependency, "still unavailable; retrying (records are held, not dropped)");
                 }
                 if stop.load(Ordering::SeqCst) && failures >= 3 {
-                    tracing::warn!("{what} still unavailable while stopping: abandoning the batch; it will be consumed again");
+                    tracing::warn!(dependency, "still unavailable while stopping: abandoning the batch; it will be consumed again");
                     return Err(Abandoned);
                 }
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
+                // Capped low so the pipeline notices within seconds that the server is back.
+                delay = (delay * 2).min(Duration::from_secs(2));
             }
         }
     }

@@ -82,7 +82,7 @@ pub async fn run(
         &config.pipeline.dead_letter_topic,
         &config.kafka.options,
     )?;
-    ensure_topics(&config, &dead_letters).await?;
+    dead_letters.ensure_topics(&config.pipeline.topics).await?;
 
     metrics.set_active_plugin(&plugin.info().name, &plugin.info().version, plugin.hash());
     let slot = Arc::new(PluginSlot::new(
@@ -252,41 +252,4 @@ fn sample_records(config: &Config) -> Result<Vec<Record>> {
             value: crate::json::tree_from_value(v),
         })
         .collect())
-}
-
-/// Creates the dead-letter topics when missing (same partition count as the source).
-async fn ensure_topics(config: &Config, dead_letters: &DeadLetters) -> Result<()> {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &config.kafka.brokers)
-        .create()
-        .context("creating a Kafka admin client")?;
-    let names: Vec<String> = config
-        .pipeline
-        .topics
-        .iter()
-        .map(|t| dead_letters.topic_for(t))
-        .collect();
-    let topics: Vec<NewTopic<'_>> = names
-        .iter()
-        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(-1)))
-        .collect();
-    let results = admin
-        .create_topics(&topics, &AdminOptions::new())
-        .await
-        .with_context(|| {
-            format!(
-                "creating dead-letter topics on {} (is Kafka running? `just up`)",
-                config.kafka.brokers
-            )
-        })?;
-    for r in results {
-        match r {
-            Ok(name) => tracing::info!(topic = %name, "dead-letter topic created"),
-            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((name, e)) => bail!("creating dead-letter topic {name}: {e}"),
-        }
-    }
-    Ok(())
 }

@@ -43,6 +43,9 @@ pub fn watch(path: &Path, deployer: Arc<Deployer>) -> anyhow::Result<notify::Rec
                 }
             };
             if bytes.is_empty() {
+                // Often the first moment of a copy in progress; the write that
+                // follows triggers again. Said, so a truncated file is not a mystery.
+                tracing::warn!(plugin = %path.display(), "plugin file changed to an empty file: ignored, the active version stays (write the new component whole, or rename it into place)");
                 continue;
             }
             let current = deployer.slot.current();

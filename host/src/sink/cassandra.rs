@@ -54,9 +54,13 @@ impl Sink {
     /// Connects, then creates the keyspace and tables that are missing.
     pub async fn connect(config: &CassandraConfig) -> Result<Self> {
         let hosts: Vec<&str> = config.hosts.split(',').map(str::trim).collect();
+        let profile = scylla::client::execution_profile::ExecutionProfile::builder()
+            .request_timeout(Some(config.request_timeout))
+            .build();
         let mut builder = SessionBuilder::new()
             .known_nodes(&hosts)
-            .connection_timeout(Duration::from_secs(5));
+            .connection_timeout(Duration::from_secs(5))
+            .default_execution_profile_handle(profile.into_handle());
         if let (Some(user), Some(password)) = (&config.username, &config.password) {
             builder = builder.user(user, &**password);
         }

@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use crate::model::Origin;
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, ClientContext, Offset, Statistics, TopicPartitionList};
 use std::collections::{HashMap, VecDeque};
@@ -71,7 +72,28 @@ struct SourceContext {
 }
 
 impl ClientContext for SourceContext {
+    /// librdkafka reconnects by itself; this only tells the operator (log,
+    /// `sluice_dependency_up`, the page) that every broker is gone.
+    fn error(&self, error: KafkaError, reason: &str) {
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            self.metrics.dependency("kafka", Some(reason));
+        } else {
+            tracing::warn!(error = %error, reason, "Kafka client error; librdkafka retries by itself");
+        }
+    }
+
     fn stats(&self, stats: Statistics) {
+        // A learned broker that is UP means Kafka answers again.
+        if stats
+            .brokers
+            .values()
+            .any(|b| b.nodeid >= 0 && b.state == "UP")
+        {
+            self.metrics.dependency("kafka", None);
+        }
         for (topic, t) in &stats.topics {
             for (p, s) in &t.partitions {
                 if *p >= 0 && s.consumer_lag >= 0 {

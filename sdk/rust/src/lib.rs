@@ -91,6 +91,21 @@ pub mod __glue {
         static INSTANCE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
     }
 
+    /// Installs (once) a panic hook that logs the panic's message through the
+    /// host, tagged `sluice.panic`, so the host's trap reason can say what
+    /// panicked and where instead of "unreachable executed".
+    pub fn hook() {
+        #[cfg(target_family = "wasm")]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                std::panic::set_hook(Box::new(|info| {
+                    log(Level::Error, &info.to_string(), &[("sluice.panic", "1")]);
+                }))
+            });
+        }
+    }
+
     pub fn init<T: Transform>(config: Vec<(String, String)>) -> Result<(), String> {
         let t = T::new(&config)?;
         INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(t)));
@@ -124,12 +139,15 @@ macro_rules! export_transform {
         pub struct __SluiceExports;
         impl $crate::bindings::Guest for __SluiceExports {
             fn metadata() -> $crate::PluginInfo {
+                $crate::__glue::hook();
                 <$t as $crate::Transform>::metadata()
             }
             fn init(config: Vec<(String, String)>) -> Result<(), String> {
+                $crate::__glue::hook();
                 $crate::__glue::init::<$t>(config)
             }
             fn transform(batch: Vec<$crate::InputRecord>) -> Vec<$crate::Outcome> {
+                $crate::__glue::hook();
                 $crate::__glue::transform::<$t>(batch)
             }
         }
