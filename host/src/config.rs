@@ -3,6 +3,8 @@
 //! before. Unknown keys are errors, so a typo never silently does nothing.
 
 use crate::engine::Limits;
+pub use sluice_codec::RegistryConfig;
+pub use sluice_model::Secret;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -49,28 +51,6 @@ impl Default for KafkaConfig {
     }
 }
 
-/// The Confluent-compatible schema registry Avro values are decoded with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
-pub struct RegistryConfig {
-    /// Base URL; may carry a path (Apicurio: `.../apis/ccompat/v7`). Env: SLUICE_REGISTRY_URL.
-    pub url: String,
-    /// Basic-auth user. Env: SLUICE_REGISTRY_USERNAME.
-    pub username: Option<String>,
-    /// Basic-auth password. Env: SLUICE_REGISTRY_PASSWORD. Never logged.
-    pub password: Option<Secret>,
-}
-
-impl Default for RegistryConfig {
-    fn default() -> Self {
-        RegistryConfig {
-            url: "http://127.0.0.1:8081/apis/ccompat/v7".into(),
-            username: None,
-            password: None,
-        }
-    }
-}
-
 /// Where rows go.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
@@ -89,7 +69,7 @@ pub struct CassandraConfig {
     /// Concurrent writes in flight per partition worker.
     pub concurrency: usize,
     /// Per-request timeout.
-    #[serde(with = "crate::engine::humantime_serde_compat")]
+    #[serde(with = "sluice_model::duration")]
     pub request_timeout: Duration,
     /// Username. Env: SLUICE_CASSANDRA_USERNAME.
     pub username: Option<String>,
@@ -137,7 +117,7 @@ pub struct PipelineConfig {
     /// Most records per plugin call and per write round.
     pub batch_size: usize,
     /// How long a worker waits to fill a batch.
-    #[serde(with = "crate::engine::humantime_serde_compat")]
+    #[serde(with = "sluice_model::duration")]
     pub batch_linger: Duration,
     /// Records buffered per partition before it is paused.
     pub max_buffered_per_partition: usize,
@@ -189,37 +169,6 @@ impl Default for AdminConfig {
             listen: "127.0.0.1:9180".into(),
             token: None,
         }
-    }
-}
-
-/// A password or token: usable as a `&str`, printed as `***` by `Debug`, so
-/// logging a config can never leak it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::ops::Deref for Secret {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(s: &str) -> Self {
-        Secret(s.to_string())
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Secret(s)
     }
 }
 
@@ -287,7 +236,7 @@ impl Config {
         opt(&mut self.cassandra.username, "SLUICE_CASSANDRA_USERNAME");
         let secret = |target: &mut Option<Secret>, key: &str| {
             if let Some(v) = var(key) {
-                *target = Some(Secret(v));
+                *target = Some(Secret::from(v));
             }
         };
         secret(&mut self.registry.password, "SLUICE_REGISTRY_PASSWORD");

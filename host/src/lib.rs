@@ -9,24 +9,21 @@
 //! - [`admin`] and [`metrics`]: the admin endpoint and Prometheus metrics.
 //! - [`dryrun`]: `host run --input FILE`: a plugin over JSON lines, rows to stdout.
 
+pub use sluice_codec::{avro, decode, json, registry, wire};
+pub use sluice_engine as engine;
+pub use sluice_model as model;
+
 pub mod admin;
-pub mod avro_tree;
 pub mod cli;
 pub mod config;
-pub mod decode;
 pub mod dlq;
 pub mod dryrun;
-pub mod engine;
 pub mod ingest;
-pub mod json;
 pub mod live;
 pub mod metrics;
-pub mod model;
 pub mod pipeline;
 pub mod plugin_cli;
-pub mod registry;
 pub mod sink;
 pub mod source;
 pub mod status_page;
 pub mod users_api;
-pub mod wire;

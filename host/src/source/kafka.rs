@@ -10,7 +10,7 @@
 
 use crate::config::KafkaConfig;
 use crate::metrics::Metrics;
-use crate::model::Origin;
+use crate::model::{Origin, SourceMessage};
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -24,13 +24,6 @@ use tokio::sync::mpsc;
 
 /// How long a revoke or shutdown waits for a worker's in-flight batch.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A consumed record, owned, with its Kafka metadata.
-#[derive(Debug, Clone)]
-pub struct SourceMessage {
-    pub origin: Origin,
-    pub payload: Option<Vec<u8>>,
-}
 
 /// One assigned partition, handed to a worker.
 pub struct PartitionFeed {
@@ -75,13 +68,18 @@ impl ClientContext for SourceContext {
     /// librdkafka reconnects by itself; this only tells the operator (log,
     /// `sluice_dependency_up`, the page) that every broker is gone.
     fn error(&self, error: KafkaError, reason: &str) {
-        if matches!(
-            error.rdkafka_error_code(),
-            Some(RDKafkaErrorCode::AllBrokersDown)
-        ) {
-            self.metrics.dependency("kafka", Some(reason));
-        } else {
-            tracing::warn!(error = %error, reason, "Kafka client error; librdkafka retries by itself");
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::AllBrokersDown) => {
+                self.metrics.dependency("kafka", Some(reason))
+            }
+            // One per broker and reconnect attempt during an outage: the
+            // all-brokers-down event above is what the operator needs.
+            Some(RDKafkaErrorCode::BrokerTransportFailure | RDKafkaErrorCode::Resolve) => {
+                tracing::debug!(error = %error, reason, "Kafka connection failed; librdkafka retries by itself")
+            }
+            _ => {
+                tracing::warn!(error = %error, reason, "Kafka client error; librdkafka retries by itself")
+            }
         }
     }
 

@@ -4,4 +4,5 @@
 
 mod kafka;
 
-pub use kafka::{Ack, KafkaSource, PartitionFeed, SourceMessage};
+pub use crate::model::SourceMessage;
+pub use kafka::{Ack, KafkaSource, PartitionFeed};

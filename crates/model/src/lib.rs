@@ -1,7 +1,14 @@
-//! The data that flows through a pipeline, in the host's own types: decoded
-//! input records and the rows a transform makes of them. The decoders produce
-//! these, the engine maps them to and from the WIT contract, and the sink
-//! writes them; none of those layers sees another's library types.
+//! The data that flows through a pipeline, in Sluice's own types: raw and
+//! decoded input records and the rows a transform makes of them. The codec
+//! produces these, the engine maps them to and from the WIT contract, the
+//! adapters read and write them; none of those layers sees another's library
+//! types. Also the two small config types every layer shares: [`Secret`] and
+//! [`duration`] (humantime strings in config files).
+
+pub mod duration;
+mod secret;
+
+pub use secret::Secret;
 
 /// One node of a decoded value; containers refer to children by index.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +72,13 @@ pub struct Origin {
     pub timestamp: Option<i64>,
     pub key: Option<Vec<u8>>,
     pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// A consumed record as it came from the source: where from, and its bytes.
+#[derive(Debug, Clone)]
+pub struct SourceMessage {
+    pub origin: Origin,
+    pub payload: Option<Vec<u8>>,
 }
 
 /// An input record: where it came from and its decoded value.

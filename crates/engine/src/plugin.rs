@@ -4,7 +4,7 @@
 use super::bindings::{self, wit, Transformer, TransformerPre};
 use super::host_state::HostState;
 use super::{Engine, Limits, EPOCH_TICK};
-use crate::model::{Outcome, PluginInfo, Record};
+use sluice_model::{Outcome, PluginInfo, Record};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use wasmtime::component::{Component, HasSelf, Linker};

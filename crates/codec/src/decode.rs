@@ -2,8 +2,8 @@
 //! the registry, by id) or JSON. Both give the same tree for the same data,
 //! so a plugin never knows which format the producer used.
 
-use crate::avro_tree::Plan;
-use crate::model::{Node, ValueTree};
+use crate::avro::Plan;
+use sluice_model::{Node, ValueTree};
 use crate::registry::{Registry, SchemaError};
 use apache_avro::types::Value as Avro;
 use std::collections::HashMap;

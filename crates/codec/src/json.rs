@@ -2,8 +2,8 @@
 //! `serde_json::Value`. Bounded like Avro: serde_json refuses nesting past
 //! 128 levels, and a document past [`MAX_NODES`] values is refused here.
 
-use crate::avro_tree::MAX_NODES;
-use crate::model::{Node, ValueTree};
+use crate::avro::MAX_NODES;
+use sluice_model::{Node, ValueTree};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 

@@ -21,6 +21,28 @@ const FIX: &str =
     "is it running (`just up`)? Set --registry or SLUICE_REGISTRY_URL to the registry's \
                    Confluent API URL, e.g. http://127.0.0.1:8081/apis/ccompat/v7 for Apicurio";
 
+/// The Confluent-compatible schema registry Avro values are decoded with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct RegistryConfig {
+    /// Base URL; may carry a path (Apicurio: `.../apis/ccompat/v7`). Env: SLUICE_REGISTRY_URL.
+    pub url: String,
+    /// Basic-auth user. Env: SLUICE_REGISTRY_USERNAME.
+    pub username: Option<String>,
+    /// Basic-auth password. Env: SLUICE_REGISTRY_PASSWORD. Never logged.
+    pub password: Option<sluice_model::Secret>,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        RegistryConfig {
+            url: "http://127.0.0.1:8081/apis/ccompat/v7".into(),
+            username: None,
+            password: None,
+        }
+    }
+}
+
 /// Why a schema could not be had by id. Callers branch on the kind: a
 /// record naming an id the registry lacks, or a schema the host cannot use,
 /// is that record's fault (dead letter); an unreachable registry is an

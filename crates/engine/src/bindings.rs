@@ -1,17 +1,16 @@
 //! Bindings generated from `wit/`, and the conversions between them and the
-//! host's own [`crate::model`] types.
+//! host's own [`sluice_model`] types.
 
-use crate::model;
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "../../wit",
     world: "transformer",
 });
 
 pub use sluice::transform::types as wit;
 
 /// Moves a host record into the WIT shape (no copies of strings or bytes).
-pub fn input_record(r: model::Record) -> wit::InputRecord {
+pub fn input_record(r: sluice_model::Record) -> wit::InputRecord {
     let o = r.origin;
     wit::InputRecord {
         topic: o.topic,
@@ -30,8 +29,8 @@ pub fn input_record(r: model::Record) -> wit::InputRecord {
     }
 }
 
-fn node(n: model::Node) -> wit::Node {
-    use model::Node as N;
+fn node(n: sluice_model::Node) -> wit::Node {
+    use sluice_model::Node as N;
     match n {
         N::Null => wit::Node::Null,
         N::Boolean(b) => wit::Node::Boolean(b),
@@ -50,20 +49,20 @@ fn node(n: model::Node) -> wit::Node {
 }
 
 /// Moves a WIT outcome into the host's shape.
-pub fn outcome(o: wit::Outcome) -> model::Outcome {
+pub fn outcome(o: wit::Outcome) -> sluice_model::Outcome {
     match o {
-        wit::Outcome::Rows(rows) => model::Outcome::Rows(rows.into_iter().map(row).collect()),
-        wit::Outcome::Filtered(reason) => model::Outcome::Filtered(reason),
-        wit::Outcome::BadInput(e) => model::Outcome::BadInput {
+        wit::Outcome::Rows(rows) => sluice_model::Outcome::Rows(rows.into_iter().map(row).collect()),
+        wit::Outcome::Filtered(reason) => sluice_model::Outcome::Filtered(reason),
+        wit::Outcome::BadInput(e) => sluice_model::Outcome::BadInput {
             field: e.field,
             message: e.message,
         },
-        wit::Outcome::Retry(reason) => model::Outcome::Retry(reason),
+        wit::Outcome::Retry(reason) => sluice_model::Outcome::Retry(reason),
     }
 }
 
-fn row(r: wit::Row) -> model::Row {
-    model::Row {
+fn row(r: wit::Row) -> sluice_model::Row {
+    sluice_model::Row {
         table: r.table,
         columns: r
             .columns
@@ -73,8 +72,8 @@ fn row(r: wit::Row) -> model::Row {
     }
 }
 
-fn cell(c: wit::Cell) -> model::Cell {
-    use model::Cell as C;
+fn cell(c: wit::Cell) -> sluice_model::Cell {
+    use sluice_model::Cell as C;
     match c {
         wit::Cell::Null => C::Null,
         wit::Cell::Text(s) => C::Text(s),
@@ -92,8 +91,8 @@ fn cell(c: wit::Cell) -> model::Cell {
     }
 }
 
-pub fn plugin_info(i: wit::PluginInfo) -> model::PluginInfo {
-    model::PluginInfo {
+pub fn plugin_info(i: wit::PluginInfo) -> sluice_model::PluginInfo {
+    sluice_model::PluginInfo {
         name: i.name,
         version: i.version,
         description: i.description,

@@ -1,8 +1,8 @@
 //! The Wasm engine: compiles transform components, checks them against the
 //! `transformer` world, and runs batches through them under limits.
 //!
-//! It knows wasmtime and the host's [`crate::model`] types, nothing of Kafka
-//! or Cassandra. A [`Plugin`] is compiled and linked once; every call gets a
+//! It knows wasmtime and the [`sluice_model`] types, nothing of Kafka or
+//! Cassandra. A [`Plugin`] is compiled and linked once; every call gets a
 //! fresh instance (cheap, thanks to `InstancePre`), so no state leaks from one
 //! batch to the next and a trap never poisons later calls.
 
@@ -22,9 +22,9 @@ const EPOCH_TICK: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Limits {
-    /// Wall-clock deadline for one call (a whole batch), enforced by epoch
-    /// interruption.
-    #[serde(with = "humantime_serde_compat")]
+    /// Wall-clock deadline for one record's transform call (and for `init`
+    /// and `metadata`), enforced by epoch interruption.
+    #[serde(with = "sluice_model::duration")]
     pub call_timeout: Duration,
     /// Maximum linear memory of one instance, in bytes.
     pub memory_bytes: usize,
@@ -45,24 +45,8 @@ impl Default for Limits {
     }
 }
 
-/// Durations in config files as humantime strings ("5s", "250ms").
-pub mod humantime_serde_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "{text:?} is not a duration like \"5s\" or \"250ms\": {e}"
-            ))
-        })
-    }
-}
+/// Durations in config files; kept here for the configs that name it.
+pub use sluice_model::duration as humantime_serde_compat;
 
 /// A wasmtime engine set up for transforms, with its epoch ticker.
 #[derive(Clone)]

@@ -8,7 +8,7 @@
 //! an error (a dead letter), never a crash. It also skips apache-avro's
 //! intermediate `Value`, which the tree would only copy again.
 
-use crate::model::{Node, ValueTree};
+use sluice_model::{Node, ValueTree};
 use apache_avro::schema::{Name, Namespace, ResolvedSchema, Schema};
 use std::collections::HashMap;
 
