@@ -77,7 +77,12 @@ pub async fn run(args: &CeilingArgs, ep: &Endpoints) -> Result<CeilingResult> {
         .collect();
     let values: Vec<_> = rows
         .iter()
-        .map(|r| table.bind(r).map_err(|e| anyhow::anyhow!(e)))
+        .map(|r| {
+            table
+                .bind(r.clone(), None)
+                .map(|b| b.values)
+                .map_err(|e| anyhow::anyhow!(e))
+        })
         .collect::<Result<_>>()?;
     let cql = format!(
         "INSERT INTO {} ({}) VALUES ({})",

@@ -129,7 +129,7 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
     assert_eq!(rows.len(), json.len(), "one row per user");
     for row in &rows {
         table
-            .bind(row)
+            .bind(row.clone(), None)
             .map_err(|e| anyhow::anyhow!("generated rows do not fit created_users: {e}"))?;
     }
     // The native and Wasm rows must be the same, or the comparison is moot.
@@ -154,7 +154,7 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
     };
     let bind = || {
         for row in &rows {
-            black_box(table.bind(row).expect("fits"));
+            black_box(table.bind(row.clone(), None).expect("fits"));
         }
     };
     let chain_native = |batch: usize| {

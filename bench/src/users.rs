@@ -54,7 +54,7 @@ pub fn record(value: model::ValueTree, offset: i64) -> Record {
 }
 
 /// `created_users` as `schemas/cassandra.cql` creates it (what `Sink::table` reads back).
-pub fn created_users(keyspace: &str) -> TableSchema {
+pub fn created_users(keyspace: &str) -> std::sync::Arc<TableSchema> {
     let columns = [
         ("id", "uuid"),
         ("first_name", "text"),
@@ -70,15 +70,15 @@ pub fn created_users(keyspace: &str) -> TableSchema {
         ("picture", "text"),
         ("plugin_version", "text"),
     ];
-    TableSchema {
+    std::sync::Arc::new(TableSchema {
         name: format!("{keyspace}.created_users"),
         columns: columns
             .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .map(|(n, t)| (n.to_string(), host::sink::CqlType::parse(t)))
             .collect(),
         partition_key: vec!["id".into()],
         clustering: vec![],
-    }
+    })
 }
 
 /// What the pipeline adds before binding: the plugin version column.

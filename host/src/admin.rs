@@ -1,17 +1,27 @@
 //! The admin endpoint: Prometheus metrics, status (JSON, and the HTML page at
 //! `/`), and plugin deploys and rollbacks (these need the admin token).
+//!
+//! Every route that changes state (`POST /api/plugin/deploy`,
+//! `POST /api/plugin/rollback` and the page's forms `POST /ui/deploy`,
+//! `POST /ui/rollback`) checks the token before it reads the body, and a
+//! deploy whose `Content-Length` is over the limit is refused before a byte
+//! of it is read. `GET /api/auth` is the cheap check a client makes first:
+//! 204 with the right token (and the size limit in [`LIMIT_HEADER`]), else
+//! the same 401/403 a deploy would get. Without a token the endpoint only
+//! listens on a loopback address.
 
 use crate::config::AdminConfig;
 use crate::metrics::Metrics;
 use crate::pipeline::{ActivePlugin, Deployer};
 use crate::status_page::{self, Notice, PluginView, StatusView};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
+use futures::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -21,7 +31,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// The largest plugin upload accepted. Components built from JavaScript or
 /// Python embed their interpreter and run to tens of MB, far past axum's 2 MB
 /// default; only callers with the token get to send that much (see `deploy`).
-const MAX_PLUGIN_BYTES: usize = 128 << 20;
+pub const MAX_PLUGIN_BYTES: usize = 128 << 20;
+
+/// What the page's deploy form may add to the file: the token field and the
+/// multipart boundaries and headers.
+const FORM_OVERHEAD: usize = 64 << 10;
+
+/// The header of `GET /api/auth`'s answer that carries [`MAX_PLUGIN_BYTES`],
+/// so a client can refuse a file that is too big before sending it.
+pub const LIMIT_HEADER: &str = "x-sluice-max-plugin-bytes";
+
+/// The path of the token check (see the module documentation).
+pub const AUTH_PATH: &str = "/api/auth";
 
 #[derive(Clone)]
 struct AdminState {
@@ -36,10 +57,17 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     deployer: Arc<Deployer>,
 ) -> Result<(tokio::task::JoinHandle<()>, SocketAddr)> {
+    if config.token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        bail!(
+            "admin.token (SLUICE_ADMIN_TOKEN) is set but empty: anyone could send an empty token; \
+             set a long random token, or remove the setting to turn deploys over HTTP off"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding the admin endpoint to {} (in use? set admin.listen or SLUICE_ADMIN_LISTEN)", config.listen))?;
     let addr = listener.local_addr()?;
+    check_exposure(addr, config.token.is_some())?;
     if config.token.is_none() {
         tracing::info!("no admin token set (admin.token / SLUICE_ADMIN_TOKEN): deploys and rollbacks over HTTP are refused; file-change reload still works");
     }
@@ -54,13 +82,15 @@ pub async fn serve(
         .route("/ui/rollback", post(page_rollback))
         .route(
             "/ui/deploy",
-            post(page_deploy).layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES)),
+            post(page_deploy).layer(DefaultBodyLimit::max(MAX_PLUGIN_BYTES + FORM_OVERHEAD)),
         )
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/status", get(status))
+        .route(AUTH_PATH, get(auth_check))
         .route("/api/plugin/deploy", post(deploy))
         .route("/api/plugin/rollback", post(rollback))
+        .layer(axum::middleware::map_response(no_sniffing))
         .with_state(state);
     let handle = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -68,6 +98,30 @@ pub async fn serve(
         }
     });
     Ok((handle, addr))
+}
+
+/// Refuses an endpoint reachable from other machines without a token: the
+/// page, status and metrics would be open to anyone who can reach the port.
+pub fn check_exposure(addr: SocketAddr, has_token: bool) -> Result<()> {
+    if has_token || addr.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    bail!(
+        "refusing to serve the admin endpoint on {addr} without a token: it is not a loopback \
+         address, so anyone who can reach it would see the status page, status and metrics. \
+         Set admin.token (or SLUICE_ADMIN_TOKEN) to a long random token, or listen on loopback \
+         with admin.listen = \"127.0.0.1:9180\" (or SLUICE_ADMIN_LISTEN, --admin-listen)"
+    )
+}
+
+/// Every answer is what its `Content-Type` says: plain-text errors (which
+/// quote plugin-supplied text) are never sniffed into HTML.
+async fn no_sniffing(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 async fn metrics_text(State(s): State<AdminState>) -> impl IntoResponse {
@@ -109,7 +163,8 @@ enum Refused {
 /// hashed first, so neither the content nor the length of the token leaks
 /// through the comparison's timing.
 fn check_token(configured: Option<&str>, given: &str) -> Result<(), Refused> {
-    let Some(token) = configured else {
+    // An empty token would let in a request without one (`serve` refuses it too).
+    let Some(token) = configured.filter(|t| !t.is_empty()) else {
         return Err(Refused::Disabled);
     };
     let (a, b) = (
@@ -147,30 +202,106 @@ fn unauthorized(s: &AdminState, headers: &HeaderMap) -> Option<Response> {
     Some((code, text).into_response())
 }
 
+/// `GET /api/auth`: 204 with the right token, and the size limit in
+/// [`LIMIT_HEADER`]; otherwise the refusal a deploy or rollback would get.
+async fn auth_check(State(s): State<AdminState>, headers: HeaderMap) -> Response {
+    if let Some(r) = unauthorized(&s, &headers) {
+        return r;
+    }
+    (
+        StatusCode::NO_CONTENT,
+        [
+            (
+                header::HeaderName::from_static(LIMIT_HEADER),
+                MAX_PLUGIN_BYTES.to_string(),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+    )
+        .into_response()
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+/// The length the request declares, if it declares one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Why an upload of `declared` bytes (or more, when unknown) is refused.
+fn too_large_text(declared: Option<u64>, limit: usize) -> String {
+    let max = format!("{} MiB ({limit} bytes)", limit >> 20);
+    match declared {
+        Some(n) => format!(
+            "the upload is {} ({n} bytes), over the host's limit of {max}; it was not read",
+            mib(n)
+        ),
+        None => {
+            format!("the upload is over the host's limit of {max}; it was cut off there")
+        }
+    }
+}
+
 async fn deploy(State(s): State<AdminState>, headers: HeaderMap, body: Body) -> Response {
     if let Some(r) = unauthorized(&s, &headers) {
         return r;
     }
-    // Read only once the caller is known to hold the token.
-    let body = match axum::body::to_bytes(body, MAX_PLUGIN_BYTES).await {
-        Ok(b) => b,
-        Err(e) => {
+    // Refused on its declared length alone: nothing of it is read.
+    if let Some(n) = content_length(&headers).filter(|&n| n > MAX_PLUGIN_BYTES as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{}\n", too_large_text(Some(n), MAX_PLUGIN_BYTES)),
+        )
+            .into_response();
+    }
+    // Read only once the caller is known to hold the token, and never more
+    // than the limit (a chunked body declares no length).
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "reading the plugin failed after {} bytes: {e}\n",
+                        bytes.len()
+                    ),
+                )
+                    .into_response()
+            }
+        };
+        if bytes.len() + chunk.len() > MAX_PLUGIN_BYTES {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "reading the plugin: {e} (at most {} MiB)\n",
-                    MAX_PLUGIN_BYTES >> 20
-                ),
+                format!("{}\n", too_large_text(None, MAX_PLUGIN_BYTES)),
             )
-                .into_response()
+                .into_response();
         }
-    };
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the upload is empty: send the component file (.wasm) as the request body\n",
+        )
+            .into_response();
+    }
     let source = headers
         .get("x-plugin-source")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("admin upload")
         .to_string();
-    match s.deployer.deploy(source, body.to_vec()).await {
+    match s.deployer.deploy(source, bytes).await {
         Ok(d) => (
             StatusCode::OK,
             Json(serde_json::to_value(d).unwrap_or_default()),
@@ -317,18 +448,40 @@ async fn small_text(mut field: axum::extract::multipart::Field<'_>, max: usize) 
     String::from_utf8(text).ok()
 }
 
+/// A form upload that could not be read: over the limit, or cut off.
+fn upload_failed(s: &AdminState, e: axum::extract::multipart::MultipartError) -> Response {
+    let text = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("Refused: {}.", too_large_text(None, MAX_PLUGIN_BYTES))
+    } else {
+        format!("Upload failed: {}", e.body_text())
+    };
+    form_result(s, e.status(), text)
+}
+
 /// The deploy form: multipart with `token` and `plugin` (the file), the
 /// token first, so that a wrong one is refused before the file is read.
-async fn page_deploy(State(s): State<AdminState>, mut form: Multipart) -> Response {
+async fn page_deploy(
+    State(s): State<AdminState>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Response {
+    // Refused on its declared length alone: nothing of it is read.
+    if let Some(n) =
+        content_length(&headers).filter(|&n| n > (MAX_PLUGIN_BYTES + FORM_OVERHEAD) as u64)
+    {
+        return form_result(
+            &s,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Refused: {}.", too_large_text(Some(n), MAX_PLUGIN_BYTES)),
+        );
+    }
     let mut authorized = false;
     let mut upload: Option<(String, axum::body::Bytes)> = None;
     loop {
         let field = match form.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
-            Err(e) => {
-                return form_result(&s, e.status(), format!("Upload failed: {}", e.body_text()))
-            }
+            Err(e) => return upload_failed(&s, e),
         };
         match field.name() {
             Some("token") => {
@@ -357,14 +510,20 @@ async fn page_deploy(State(s): State<AdminState>, mut form: Multipart) -> Respon
                     .take(200)
                     .collect();
                 match field.bytes().await {
-                    Ok(bytes) => upload = Some((name, bytes)),
-                    Err(e) => {
+                    Ok(bytes) if bytes.len() > MAX_PLUGIN_BYTES => {
                         return form_result(
                             &s,
-                            e.status(),
-                            format!("Upload failed: {}", e.body_text()),
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            format!(
+                                "Refused: {name} is {} ({} bytes), over the limit of {} MiB.",
+                                mib(bytes.len() as u64),
+                                bytes.len(),
+                                MAX_PLUGIN_BYTES >> 20
+                            ),
                         )
                     }
+                    Ok(bytes) => upload = Some((name, bytes)),
+                    Err(e) => return upload_failed(&s, e),
                 }
             }
             _ => {}
@@ -375,12 +534,23 @@ async fn page_deploy(State(s): State<AdminState>, mut form: Multipart) -> Respon
             return r;
         }
     }
-    let Some((name, bytes)) = upload.filter(|(_, b)| !b.is_empty()) else {
-        return form_result(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "Choose a plugin file (.wasm) to deploy.".into(),
-        );
+    let (name, bytes) = match upload {
+        Some((name, bytes)) if !bytes.is_empty() => (name, bytes),
+        // A browser sends an empty part without a name when no file was chosen.
+        Some((name, _)) if !name.is_empty() && name != "unnamed" => {
+            return form_result(
+                &s,
+                StatusCode::BAD_REQUEST,
+                format!("Refused: {name} is empty; choose a plugin component file (.wasm)."),
+            )
+        }
+        _ => {
+            return form_result(
+                &s,
+                StatusCode::BAD_REQUEST,
+                "Choose a plugin file (.wasm) to deploy.".into(),
+            )
+        }
     };
     match s
         .deployer
@@ -409,6 +579,34 @@ async fn page_deploy(State(s): State<AdminState>, mut form: Multipart) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_loopback_may_go_without_a_token() {
+        let at = |a: &str| a.parse::<SocketAddr>().unwrap();
+        assert!(check_exposure(at("127.0.0.1:9180"), false).is_ok());
+        assert!(check_exposure(at("[::1]:9180"), false).is_ok());
+        assert!(check_exposure(at("[::ffff:127.0.0.1]:9180"), false).is_ok());
+        for open in ["0.0.0.0:9180", "[::]:9180", "10.1.2.3:9180"] {
+            let e = check_exposure(at(open), false).unwrap_err().to_string();
+            assert!(
+                e.contains("admin.token") && e.contains("admin.listen") && e.contains(open),
+                "{e}"
+            );
+            assert!(check_exposure(at(open), true).is_ok());
+        }
+    }
+
+    #[test]
+    fn an_empty_token_lets_nobody_in() {
+        assert_eq!(check_token(Some(""), ""), Err(Refused::Disabled));
+    }
+
+    #[test]
+    fn too_large_texts_name_the_limit() {
+        let t = too_large_text(Some(200 << 20), MAX_PLUGIN_BYTES);
+        assert!(t.contains("200.0 MiB") && t.contains("128 MiB"), "{t}");
+        assert!(too_large_text(None, MAX_PLUGIN_BYTES).contains("128 MiB"));
+    }
 
     #[test]
     fn tokens_are_checked() {

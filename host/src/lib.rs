@@ -1,29 +1,36 @@
 //! Sluice: Kafka -> WebAssembly transform -> Cassandra, in one process.
 //!
-//! A map of the crate:
-//! - [`model`]: records, value trees, rows and outcomes, in the host's own types.
-//! - [`engine`]: wasmtime; loads transform components and runs batches under limits.
-//! - [`source`]: the Kafka consumer; [`decode`] (+ [`registry`], [`wire`], [`json`]): values to trees.
-//! - [`sink`]: Cassandra; [`dlq`]: the dead-letter topic.
-//! - [`pipeline`]: wires them together; [`config`]: sluice.toml, env, flags.
-//! - [`admin`] and [`metrics`]: the admin endpoint and Prometheus metrics.
-//! - [`dryrun`]: `host run --input FILE`: a plugin over JSON lines, rows to stdout.
+//! The `host` binary's library: what a person runs, on top of the layer
+//! crates (re-exported under their old paths):
+//! - [`model`] (`sluice-model`): records, value trees, rows and outcomes.
+//! - [`engine`] (`sluice-engine`): wasmtime; loads components, runs records under limits.
+//! - [`decode`], [`registry`], [`wire`], [`json`], [`avro`] (`sluice-codec`): bytes to value trees.
+//! - `sluice-pipeline`: the core (stages, workers, breaker, deploys) behind its ports.
+//! - [`kafka`] (`sluice-kafka`) and [`sink`] (`sluice-cassandra`): the adapters.
+//!
+//! Its own modules: [`pipeline`] wires the adapters into the core for
+//! `host run`; [`config`]: sluice.toml, env, flags; [`admin`] and
+//! [`status_page`]: the admin endpoint; [`cli`] and [`plugin_cli`]; [`dryrun`]:
+//! `host run --input FILE`; [`ingest`]; [`users_api`]: a development server.
 
+pub use sluice_cassandra as sink;
 pub use sluice_codec::{avro, decode, json, registry, wire};
 pub use sluice_engine as engine;
+pub use sluice_kafka as kafka;
 pub use sluice_model as model;
+pub use sluice_pipeline::telemetry::live;
+
+/// The host's Prometheus metrics (the pipeline's telemetry).
+pub mod metrics {
+    pub use sluice_pipeline::Metrics;
+}
 
 pub mod admin;
 pub mod cli;
 pub mod config;
-pub mod dlq;
 pub mod dryrun;
 pub mod ingest;
-pub mod live;
-pub mod metrics;
 pub mod pipeline;
 pub mod plugin_cli;
-pub mod sink;
-pub mod source;
 pub mod status_page;
 pub mod users_api;

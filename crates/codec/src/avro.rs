@@ -8,8 +8,8 @@
 //! an error (a dead letter), never a crash. It also skips apache-avro's
 //! intermediate `Value`, which the tree would only copy again.
 
-use sluice_model::{Node, ValueTree};
 use apache_avro::schema::{Name, Namespace, ResolvedSchema, Schema};
+use sluice_model::{Node, ValueTree};
 use std::collections::HashMap;
 
 /// The deepest nesting a decoded value may have (serde_json's limit too).

@@ -3,9 +3,9 @@
 //! so a plugin never knows which format the producer used.
 
 use crate::avro::Plan;
-use sluice_model::{Node, ValueTree};
 use crate::registry::{Registry, SchemaError};
 use apache_avro::types::Value as Avro;
+use sluice_model::{Node, ValueTree};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

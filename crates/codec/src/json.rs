@@ -3,8 +3,8 @@
 //! 128 levels, and a document past [`MAX_NODES`] values is refused here.
 
 use crate::avro::MAX_NODES;
-use sluice_model::{Node, ValueTree};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use sluice_model::{Node, ValueTree};
 use std::fmt;
 
 /// Parses one JSON document into a value tree.

@@ -1,7 +1,6 @@
 //! Bindings generated from `wit/`, and the conversions between them and the
 //! host's own [`sluice_model`] types.
 
-
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "transformer",
@@ -48,10 +47,43 @@ fn node(n: sluice_model::Node) -> wit::Node {
     }
 }
 
+/// Moves a WIT record back into the host's shape (for a record the plugin
+/// asks to retry, so that it need not be decoded again).
+pub fn record_from_wit(r: wit::InputRecord) -> sluice_model::Record {
+    use sluice_model::Node as N;
+    let node = |n: wit::Node| match n {
+        wit::Node::Null => N::Null,
+        wit::Node::Boolean(b) => N::Boolean(b),
+        wit::Node::Integer(i) => N::Integer(i),
+        wit::Node::Float(f) => N::Float(f),
+        wit::Node::Text(s) => N::Text(s),
+        wit::Node::Bytes(b) => N::Bytes(b),
+        wit::Node::List(items) => N::List(items),
+        wit::Node::Object(fields) => {
+            N::Object(fields.into_iter().map(|f| (f.name, f.node)).collect())
+        }
+    };
+    sluice_model::Record {
+        origin: sluice_model::Origin {
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            key: r.key,
+            headers: r.headers.into_iter().map(|h| (h.key, h.value)).collect(),
+        },
+        value: sluice_model::ValueTree {
+            nodes: r.value.nodes.into_iter().map(node).collect(),
+        },
+    }
+}
+
 /// Moves a WIT outcome into the host's shape.
 pub fn outcome(o: wit::Outcome) -> sluice_model::Outcome {
     match o {
-        wit::Outcome::Rows(rows) => sluice_model::Outcome::Rows(rows.into_iter().map(row).collect()),
+        wit::Outcome::Rows(rows) => {
+            sluice_model::Outcome::Rows(rows.into_iter().map(row).collect())
+        }
         wit::Outcome::Filtered(reason) => sluice_model::Outcome::Filtered(reason),
         wit::Outcome::BadInput(e) => sluice_model::Outcome::BadInput {
             field: e.field,

@@ -10,7 +10,7 @@ mod bindings;
 mod host_state;
 mod plugin;
 
-pub use plugin::{content_hash, CallError, LoadError, Plugin, RecordResult};
+pub use plugin::{content_hash, CallError, LoadError, Plugin, RecordResult, MAX_PLUGIN_TEXT};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,8 +4,8 @@
 use super::bindings::{self, wit, Transformer, TransformerPre};
 use super::host_state::HostState;
 use super::{Engine, Limits, EPOCH_TICK};
-use sluice_model::{Outcome, PluginInfo, Record};
 use sha2::{Digest, Sha256};
+use sluice_model::{Outcome, PluginInfo, Record};
 use std::path::Path;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::Store;
@@ -197,29 +197,40 @@ impl Plugin {
     /// in a fresh instance. A slow record is charged the deadline once and
     /// its neighbours are not charged at all.
     pub fn transform(&self, records: Vec<Record>) -> Vec<RecordResult> {
-        let batch: Vec<wit::InputRecord> =
-            records.into_iter().map(bindings::input_record).collect();
-        let mut results = Vec::with_capacity(batch.len());
+        self.transform_keeping_retries(records)
+            .into_iter()
+            .map(|(result, _)| result)
+            .collect()
+    }
+
+    /// [`Plugin::transform`], giving back the input of each record whose
+    /// outcome is `retry`, so that a retry needs no second decode.
+    pub fn transform_keeping_retries(
+        &self,
+        records: Vec<Record>,
+    ) -> Vec<(RecordResult, Option<Record>)> {
+        let mut results = Vec::with_capacity(records.len());
         let mut instance = None;
-        for record in &batch {
-            let (store, transformer) = match instance.take() {
+        for record in records.into_iter().map(bindings::input_record) {
+            let mut live = match instance.take() {
                 Some(live) => live,
                 None => match self.instantiate_and_init() {
                     Ok(live) => live,
                     Err(e) => {
-                        results.push(Err(e));
+                        results.push((Err(e), None));
                         continue;
                     }
                 },
             };
-            let mut live = (store, transformer);
-            match self.call(&mut live, record) {
+            match self.call(&mut live, &record) {
                 Ok(outcome) => {
-                    results.push(self.check_output(outcome));
+                    let back = matches!(outcome, Outcome::Retry(_))
+                        .then(|| bindings::record_from_wit(record));
+                    results.push((self.check_output(outcome), back));
                     instance = Some(live);
                 }
                 // A trapped instance is never called again.
-                Err(e) => results.push(Err(e)),
+                Err(e) => results.push((Err(e), None)),
             }
         }
         results
@@ -291,6 +302,17 @@ impl Plugin {
     }
 
     fn check_output(&self, outcome: Outcome) -> RecordResult {
+        // A plugin's texts are cut as soon as they are lifted, so a batch of
+        // records with 60 MB messages never holds more than one of them.
+        let outcome = match outcome {
+            Outcome::BadInput { field, message } => Outcome::BadInput {
+                field: field.map(cut_text),
+                message: cut_text(message),
+            },
+            Outcome::Filtered(reason) => Outcome::Filtered(cut_text(reason)),
+            Outcome::Retry(reason) => Outcome::Retry(cut_text(reason)),
+            rows => rows,
+        };
         if let Outcome::Rows(rows) = &outcome {
             if rows.len() > self.limits.max_rows_per_record {
                 return Err(CallError::Limit(format!(
@@ -344,6 +366,25 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
             }
         ))
     }
+}
+
+/// The most bytes of a plugin's own text (a bad-input message, a reason) kept.
+pub const MAX_PLUGIN_TEXT: usize = 4096;
+
+/// `text` cut to [`MAX_PLUGIN_TEXT`] bytes at a character boundary, its
+/// excess memory given back.
+fn cut_text(mut text: String) -> String {
+    if text.len() > MAX_PLUGIN_TEXT {
+        let total = text.len();
+        let mut end = MAX_PLUGIN_TEXT - 48;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(&format!("... ({} more bytes cut)", total - end));
+        text.shrink_to_fit();
+    }
+    text
 }
 
 /// How a deadline trap's message starts.

@@ -1,18 +1,180 @@
-//! The pipeline: wires the Kafka source, the decoder, the plugin engine,
-//! the Cassandra sink and the dead-letter topic together, one worker per
-//! assigned partition.
+//! `host run` (no `--input`): builds every part from the config, validates
+//! the plugin against the live tables before consuming anything, then runs
+//! [`sluice_pipeline::run`] between the Kafka source and the Cassandra sink
+//! until the shutdown signal. The wiring lives here, in the binary, so the
+//! pipeline core never names a concrete adapter.
 
-mod batch;
-mod breaker;
-mod deploy;
-mod history;
-mod slot;
-mod startup;
-mod watch;
-mod worker;
+use crate::config::Config;
+use anyhow::{Context, Result};
+use sluice_cassandra::Sink;
+use sluice_codec::{Decoder, Format, Registry};
+use sluice_engine::{Engine, Plugin};
+use sluice_kafka::{DeadLetters, KafkaSource};
+use sluice_pipeline::control::{validate::validate, watch};
+use sluice_pipeline::{CancellationToken, Metrics, Shared};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-pub use breaker::{Breaker, BreakerConfig};
-pub use deploy::{Deployed, Deployer, RecentRecords};
-pub use history::{Stall, SwapHistory, VersionEntry};
-pub use slot::{ActivePlugin, PluginSlot};
-pub use startup::{run, RunOptions};
+pub use sluice_pipeline::{
+    ActivePlugin, Breaker, BreakerConfig, Deployed, PluginSlot, RecentRecords, Stall, SwapHistory,
+    VersionEntry,
+};
+
+/// The deployer of this binary's pipeline (rows go to Cassandra).
+pub type Deployer = sluice_pipeline::Deployer<Sink>;
+
+/// What `run` needs besides the config.
+pub struct RunOptions {
+    /// The resolved plugin file.
+    pub plugin_path: PathBuf,
+    /// Deploy the file again whenever it changes (hot reload).
+    pub watch: bool,
+    /// Receives the admin endpoint's bound address (useful with port 0).
+    pub admin_addr: Option<tokio::sync::oneshot::Sender<std::net::SocketAddr>>,
+}
+
+impl RunOptions {
+    pub fn new(plugin_path: PathBuf) -> Self {
+        RunOptions {
+            plugin_path,
+            watch: true,
+            admin_addr: None,
+        }
+    }
+}
+
+/// The settings a candidate plugin is loaded and validated with.
+pub fn deploy_settings(config: &Config) -> sluice_pipeline::DeploySettings {
+    sluice_pipeline::DeploySettings {
+        plugin_config: config.pipeline.plugin_config.clone().into_iter().collect(),
+        limits: config.limits.clone(),
+        default_table: config.pipeline.default_table.clone(),
+        version_column: config.pipeline.version_column.clone(),
+        sample_file: config.pipeline.sample_file.clone(),
+    }
+}
+
+/// Runs the pipeline until `shutdown` resolves; then stops fetching,
+/// finishes in-flight batches, commits, and returns.
+pub async fn run(
+    config: Config,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    config.validate()?;
+    let metrics = Arc::new(Metrics::new());
+    let engine = Engine::new()?;
+    let settings = deploy_settings(&config);
+    let plugin = tokio::task::spawn_blocking({
+        let (engine, path) = (engine.clone(), options.plugin_path.clone());
+        let (plugin_config, limits) = (settings.plugin_config.clone(), settings.limits.clone());
+        move || Plugin::load_file(&engine, &path, plugin_config, limits)
+    })
+    .await??;
+    tracing::info!(plugin = %plugin.info(), hash = %&plugin.hash()[..12], "plugin loaded");
+
+    let sink = Arc::new(Sink::connect(&config.cassandra).await?);
+    validate(&plugin, &*sink, &settings, Vec::new()).await?;
+
+    let dead_letters = DeadLetters::new(
+        &config.kafka.brokers,
+        &config.pipeline.dead_letter_topic,
+        &config.kafka.options,
+    )?;
+    dead_letters.ensure_topics(&config.pipeline.topics).await?;
+
+    metrics.set_active_plugin(&plugin.info().name, &plugin.info().version, plugin.hash());
+    let slot = Arc::new(PluginSlot::new(
+        plugin,
+        options.plugin_path.display().to_string(),
+    ));
+    let history = Arc::new(SwapHistory::default());
+    history.activated(&slot.current(), 0);
+    let recent = Arc::new(RecentRecords::default());
+    let breaker = Arc::new(Breaker::new(config.breaker.clone()));
+    let deployer = Arc::new(Deployer::new(
+        engine,
+        slot.clone(),
+        sink.clone(),
+        settings,
+        recent.clone(),
+        metrics.clone(),
+        history.clone(),
+        breaker.clone(),
+    ));
+    let _watcher = if options.watch {
+        Some(watch::watch(&options.plugin_path, deployer.clone())?)
+    } else {
+        None
+    };
+    let shared = Arc::new(Shared {
+        slot,
+        decoder: decoder(&config)?,
+        sink,
+        recent,
+        breaker,
+        deployer: deployer.clone(),
+        history,
+        dead_letters: Arc::new(dead_letters),
+        metrics: metrics.clone(),
+        config: Arc::new(config.pipeline.clone()),
+    });
+
+    let (admin, admin_addr) =
+        crate::admin::serve(&config.admin, metrics.clone(), deployer.clone()).await?;
+    if let Some(tx) = options.admin_addr {
+        let _ = tx.send(admin_addr);
+    }
+
+    // One token for the whole host; each partition's feed gets a child.
+    let cancel = CancellationToken::new();
+    let (feeds_tx, feeds) = tokio::sync::mpsc::unbounded_channel();
+    let (source, acks) = KafkaSource::start(
+        &config.kafka,
+        &config.pipeline.topics,
+        config.pipeline.max_buffered_per_partition,
+        feeds_tx,
+        cancel.clone(),
+        metrics.clone(),
+    )?;
+    tracing::info!(topics = ?config.pipeline.topics, group = %config.kafka.group_id, "consuming");
+
+    let pipeline = tokio::spawn(sluice_pipeline::run(shared, feeds, acks, cancel.clone()));
+    shutdown.await;
+    tracing::info!("shutdown requested");
+    cancel.cancel();
+    // The poll thread waits for the workers' in-flight batches and commits.
+    tokio::task::spawn_blocking(move || source.join()).await?;
+    pipeline.await?;
+    admin.abort();
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The record decoder the config asks for.
+fn decoder(config: &Config) -> Result<Decoder> {
+    let registry = if config.pipeline.format == "json" {
+        None
+    } else {
+        let auth = config
+            .registry
+            .username
+            .clone()
+            .zip(config.registry.password.as_deref().map(str::to_string));
+        Some(Arc::new(Registry::new(&config.registry.url, auth)?))
+    };
+    let mut decoder = Decoder::new(Format::parse(&config.pipeline.format)?, registry);
+    if let Some(path) = &config.pipeline.reader_schema {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading pipeline.reader-schema {}", path.display()))?;
+        let schema = apache_avro::Schema::parse_str(&text).with_context(|| {
+            format!(
+                "pipeline.reader-schema {} is not an Avro schema",
+                path.display()
+            )
+        })?;
+        decoder = decoder.with_reader_schema(schema);
+    }
+    Ok(decoder)
+}

@@ -88,10 +88,11 @@ pub async fn session() -> Session {
 
 /// Randomuser-shaped users with distinct `login.uuid`s, from the samples.
 pub fn users(n: usize) -> Vec<serde_json::Value> {
-    let samples: Vec<serde_json::Value> = include_str!("../../src/pipeline/sample-users.jsonl")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let samples: Vec<serde_json::Value> =
+        include_str!("../../../crates/pipeline/src/control/sample-users.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
     (0..n)
         .map(|i| {
             let mut u = samples[i % samples.len()].clone();

@@ -16,7 +16,7 @@ pub struct BreakerConfig {
     /// Share of records (0..1) failing in the window that trips the breaker.
     pub failure_ratio: f64,
     /// The sliding window failures are counted over.
-    #[serde(with = "crate::engine::humantime_serde_compat")]
+    #[serde(with = "sluice_model::duration")]
     pub window: Duration,
     /// Records the window must hold before the ratio counts.
     pub min_records: u64,

@@ -2,24 +2,25 @@
 //! its original key, value and headers, plus headers saying why.
 //!
 //! A dead letter must always be writable, or its partition stops for good:
-//! every text Sluice adds is bounded ([`MAX_TEXT`]), the topic is created
+//! every text Sluice adds is bounded (`sluice_pipeline::dead_letter::MAX_TEXT`), the topic is created
 //! with room for the source's largest record plus headers, and a record
 //! that still does not fit is replaced by a letter carrying its coordinates,
 //! size and SHA-256 instead of its bytes. Only an outage is retried.
 
-use crate::source::SourceMessage;
 use anyhow::{bail, Context, Result};
+use futures::future::BoxFuture;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
+use sluice_model::PluginInfo;
+use sluice_pipeline::dead_letter::bounded;
+use sluice_pipeline::{DeadLetter, DeadLetterSink};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The most bytes of text (an error, a plugin's message) a dead letter carries.
-pub const MAX_TEXT: usize = 2048;
 /// Room for Sluice's headers on top of the source record, in the topic's limit.
 const HEADER_ROOM: usize = 64 << 10;
 /// Kafka's default `max.message.bytes`, when the source topic's is unknown.
@@ -27,73 +28,6 @@ const KAFKA_DEFAULT_MAX: usize = 1_048_588;
 /// The producer's own size limit: above any topic's we create, so the
 /// broker (which knows the topic's limit) is the one to refuse.
 const PRODUCER_MAX: usize = 64 << 20;
-
-/// Why a record was dead-lettered; the `sluice.reason` header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The value could not be decoded (not Avro/JSON, unknown schema id).
-    Decode,
-    /// The plugin returned bad-input for it.
-    PluginError,
-    /// The plugin trapped on it (panic, deadline, memory cap).
-    PluginTrap,
-    /// The plugin's output broke a limit (too many rows or bytes).
-    PluginLimit,
-    /// The plugin kept asking to retry it.
-    PluginRetry,
-    /// A row did not fit its table (unknown column, wrong type, missing key).
-    SchemaMismatch,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Decode => "decode",
-            Reason::PluginError => "plugin-error",
-            Reason::PluginTrap => "plugin-trap",
-            Reason::PluginLimit => "plugin-limit",
-            Reason::PluginRetry => "plugin-retry",
-            Reason::SchemaMismatch => "schema-mismatch",
-        }
-    }
-}
-
-/// A record bound for the dead-letter topic.
-pub struct DeadLetter<'a> {
-    pub message: &'a SourceMessage,
-    pub reason: Reason,
-    /// At most [`MAX_TEXT`] bytes (see [`DeadLetter::new`]).
-    pub error: String,
-}
-
-impl<'a> DeadLetter<'a> {
-    /// A dead letter whose error text is cut to [`MAX_TEXT`] bytes, so a
-    /// plugin's 60 MB message neither breaks the topic's limit nor stays in
-    /// the host's memory.
-    pub fn new(message: &'a SourceMessage, reason: Reason, error: impl Into<String>) -> Self {
-        DeadLetter {
-            message,
-            reason,
-            error: bounded(error.into()),
-        }
-    }
-}
-
-/// `text` cut to [`MAX_TEXT`] bytes at a character boundary, saying how much was cut.
-pub fn bounded(mut text: String) -> String {
-    if text.len() <= MAX_TEXT {
-        return text;
-    }
-    let total = text.len();
-    let mut end = MAX_TEXT - 64;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push_str(&format!("... ({} more bytes cut)", total - end));
-    text.shrink_to_fit();
-    text
-}
 
 /// Why a dead letter was not delivered.
 #[derive(Debug, thiserror::Error)]
@@ -262,7 +196,7 @@ impl DeadLetters {
                 let payload = letter.message.payload.as_deref().unwrap_or_default();
                 let omitted = Omitted {
                     bytes: payload.len(),
-                    sha256: crate::engine::content_hash(payload),
+                    sha256: sha256_hex(payload),
                     why: e.to_string(),
                 };
                 tracing::warn!(%topic, bytes = omitted.bytes, "dead letter too large for its topic: sending coordinates and a hash instead of the payload");
@@ -331,6 +265,28 @@ impl DeadLetters {
     }
 }
 
+impl DeadLetterSink for DeadLetters {
+    fn send<'a>(
+        &'a self,
+        letter: &'a DeadLetter<'a>,
+        plugin: &'a PluginInfo,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            DeadLetters::send(self, letter, (&plugin.name, &plugin.version))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// What a dead letter says in place of a payload too large to carry.
 struct Omitted {
     bytes: usize,
@@ -353,21 +309,6 @@ fn too_large(e: &KafkaError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_texts_are_cut_at_a_character_boundary_and_say_so() {
-        let short = "bad input in `email`".to_string();
-        assert_eq!(bounded(short.clone()), short);
-        let long = "é".repeat(30 << 20);
-        let cut = bounded(long);
-        assert!(cut.len() <= MAX_TEXT, "{}", cut.len());
-        assert!(
-            cut.ends_with("more bytes cut)"),
-            "{}",
-            &cut[cut.len() - 40..]
-        );
-        assert!(cut.capacity() <= MAX_TEXT, "the rest is freed");
-    }
 
     #[test]
     fn a_size_refusal_is_not_an_outage() {

@@ -2,7 +2,7 @@
 //! current version at the start of each batch, so a batch is transformed by
 //! exactly one version and a swap takes effect at the next batch boundary.
 
-use crate::engine::Plugin;
+use sluice_engine::Plugin;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 

@@ -1,44 +1,37 @@
 //! One assigned partition: gather a batch, process it, acknowledge its
 //! offset, repeat; stop after the in-flight batch when told to.
 
-use super::batch::{self, Shared};
-use super::history::Stall;
-use crate::source::{Ack, PartitionFeed};
-use std::sync::atomic::Ordering;
+use crate::control::Stall;
+use crate::ports::{Ack, PartitionFeed, RowSink};
+use crate::stages::{self, Shared, Unfinished};
+use crate::telemetry::events;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::time::Instant;
 
-pub(crate) struct BatchShape {
-    pub max: usize,
-    pub linger: Duration,
-}
-
-pub(crate) async fn run(
+/// Runs one partition until its feed is cancelled or closed.
+pub async fn run<S: RowSink>(
     mut feed: PartitionFeed,
-    shared: Arc<Shared>,
+    shared: Arc<Shared<S>>,
     acks: std_mpsc::Sender<Ack>,
-    shape: BatchShape,
 ) {
+    let (max, linger) = (shared.config.batch_size, shared.config.batch_linger);
     let (topic, partition) = (feed.topic.clone(), feed.partition);
     // The activation and version of the previous batch and when it was acknowledged:
     // a swap's stall is measured from there to the new version's first ack.
     let mut last: Option<(u64, String, Instant)> = None;
     loop {
-        if feed.stop.load(Ordering::SeqCst) {
-            break;
-        }
-        // Wake up now and then to notice `stop` even when no record comes.
-        let first =
-            match tokio::time::timeout(Duration::from_millis(200), feed.messages.recv()).await {
-                Ok(Some(m)) => m,
-                Ok(None) => break,
-                Err(_) => continue,
-            };
+        let first = tokio::select! {
+            biased;
+            _ = feed.cancel.cancelled() => break,
+            m = feed.messages.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+        };
         let mut messages = vec![first];
-        let deadline = Instant::now() + shape.linger;
-        while messages.len() < shape.max {
+        let deadline = Instant::now() + linger;
+        while messages.len() < max {
             match tokio::time::timeout_at(deadline, feed.messages.recv()).await {
                 Ok(Some(m)) => messages.push(m),
                 _ => break,
@@ -53,18 +46,18 @@ pub(crate) async fn run(
         // wait for a new version and process it again with that one.
         let processed_by = loop {
             let (active, activation) = shared.slot.current_activation();
-            match batch::process(&shared, &active, &messages, &feed.stop).await {
+            match stages::process(&shared, &active, &messages, &feed.cancel).await {
                 Ok(()) => break Some((active, activation)),
-                Err(batch::Unfinished::Held { tripped }) => {
+                Err(Unfinished::Held { tripped }) => {
                     if tripped {
                         on_trip(&shared).await;
                     }
                     tokio::select! {
                         _ = shared.breaker.closed() => continue,
-                        _ = wait_stop(&feed.stop) => break None,
+                        _ = feed.cancel.cancelled() => break None,
                     }
                 }
-                Err(batch::Unfinished::Abandoned) => break None,
+                Err(Unfinished::Abandoned) => break None,
             }
         };
         let Some((active, activation)) = processed_by else {
@@ -86,7 +79,14 @@ pub(crate) async fn run(
             .map(|(a, _, _)| *a != activation)
             .unwrap_or(true)
         {
-            tracing::info!(%topic, partition, first_offset, plugin = %active.plugin.info(), hash = %&hash[..12], "plugin version took over the partition at this offset");
+            events::VersionTookOver {
+                topic: &topic,
+                partition,
+                first_offset,
+                plugin: active.plugin.info(),
+                hash: &hash,
+            }
+            .emit();
             shared
                 .history
                 .first_offset(activation, &topic, partition, first_offset);
@@ -107,16 +107,13 @@ pub(crate) async fn run(
 }
 
 /// The breaker just opened: say so loudly, and roll back if allowed.
-async fn on_trip(shared: &Shared) {
-    shared.metrics.set_breaker_open(true);
+async fn on_trip<S: RowSink>(shared: &Shared<S>) {
     let config = shared.breaker.config();
-    let active = shared.slot.current();
-    tracing::error!(
-        plugin = %active.plugin.info(),
-        failure_ratio = config.failure_ratio,
-        window = %humantime::format_duration(config.window),
-        "plugin failing on too many records: breaker open, consumption held (nothing dead-lettered or committed); deploy a fix or roll back (`host plugin rollback`)"
-    );
+    events::BreakerTripped {
+        plugin: shared.slot.current().plugin.info(),
+        config,
+    }
+    .emit(&shared.metrics);
     if config.rollback {
         match shared.deployer.rollback().await {
             Ok(info) => {
@@ -126,11 +123,5 @@ async fn on_trip(shared: &Shared) {
                 tracing::error!(error = %e, "breaker: automatic rollback impossible; waiting for an operator")
             }
         }
-    }
-}
-
-async fn wait_stop(stop: &std::sync::atomic::AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -9,15 +9,14 @@
 //! synchronously on revoke and on shutdown.
 
 use crate::config::KafkaConfig;
-use crate::metrics::Metrics;
-use crate::model::{Origin, SourceMessage};
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, ClientContext, Offset, Statistics, TopicPartitionList};
+use sluice_model::{Origin, SourceMessage};
+use sluice_pipeline::{Ack, CancellationToken, Metrics, PartitionFeed};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -25,32 +24,12 @@ use tokio::sync::mpsc;
 /// How long a revoke or shutdown waits for a worker's in-flight batch.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One assigned partition, handed to a worker.
-pub struct PartitionFeed {
-    pub topic: String,
-    pub partition: i32,
-    pub messages: mpsc::Receiver<SourceMessage>,
-    /// Set when the partition is revoked or the host stops: the worker
-    /// finishes its current batch and returns.
-    pub stop: Arc<AtomicBool>,
-    /// The worker drops this when it returns.
-    pub done: std_mpsc::SyncSender<()>,
-}
-
-/// "Every record of `topic`/`partition` before `next_offset` is done."
-#[derive(Debug)]
-pub struct Ack {
-    pub topic: String,
-    pub partition: i32,
-    pub next_offset: i64,
-}
-
 struct PartitionState {
     tx: mpsc::Sender<SourceMessage>,
     /// Messages polled while the worker's queue was full.
     pending: VecDeque<SourceMessage>,
     paused: bool,
-    stop: Arc<AtomicBool>,
+    cancel: CancellationToken,
     done: std_mpsc::Receiver<()>,
 }
 
@@ -62,6 +41,8 @@ struct SourceContext {
     acks: Mutex<std_mpsc::Receiver<Ack>>,
     buffer: usize,
     metrics: Arc<Metrics>,
+    /// Every partition's token is a child of this one, the host's.
+    shutdown: CancellationToken,
 }
 
 impl ClientContext for SourceContext {
@@ -125,12 +106,12 @@ impl ConsumerContext for SourceContext {
                 }
                 let (tx, rx) = mpsc::channel(self.buffer);
                 let (done_tx, done_rx) = std_mpsc::sync_channel(1);
-                let stop = Arc::new(AtomicBool::new(false));
+                let cancel = self.shutdown.child_token();
                 let feed = PartitionFeed {
                     topic: key.0.clone(),
                     partition: key.1,
                     messages: rx,
-                    stop: stop.clone(),
+                    cancel: cancel.clone(),
                     done: done_tx,
                 };
                 if self.feeds.send(feed).is_err() {
@@ -143,7 +124,7 @@ impl ConsumerContext for SourceContext {
                         tx,
                         pending: VecDeque::new(),
                         paused: false,
-                        stop,
+                        cancel,
                         done: done_rx,
                     },
                 );
@@ -163,7 +144,7 @@ impl SourceContext {
                 .collect()
         };
         for (_, state) in &states {
-            state.stop.store(true, Ordering::SeqCst);
+            state.cancel.cancel();
         }
         for ((topic, partition), state) in states {
             drop(state.tx);
@@ -212,14 +193,15 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     /// Subscribes to `topics` and starts polling. New partitions arrive on
-    /// `feeds`; workers acknowledge progress on the returned sender. Setting
-    /// `shutdown` stops fetching, lets workers finish, commits and returns.
+    /// `feeds`, each with a child token of `shutdown`; workers acknowledge
+    /// progress on the returned sender. Cancelling `shutdown` stops fetching,
+    /// lets workers finish their in-flight batches, commits and returns.
     pub fn start(
         config: &KafkaConfig,
         topics: &[String],
         buffer: usize,
         feeds: mpsc::UnboundedSender<PartitionFeed>,
-        shutdown: Arc<AtomicBool>,
+        shutdown: CancellationToken,
         metrics: Arc<Metrics>,
     ) -> Result<(Self, std_mpsc::Sender<Ack>)> {
         let (ack_tx, ack_rx) = std_mpsc::channel();
@@ -242,6 +224,7 @@ impl KafkaSource {
             acks: Mutex::new(ack_rx),
             buffer: buffer.max(1),
             metrics,
+            shutdown: shutdown.clone(),
         };
         let consumer: BaseConsumer<SourceContext> = client
             .create_with_context(context)
@@ -263,8 +246,8 @@ impl KafkaSource {
     }
 }
 
-fn poll_loop(consumer: BaseConsumer<SourceContext>, shutdown: Arc<AtomicBool>) {
-    while !shutdown.load(Ordering::SeqCst) {
+fn poll_loop(consumer: BaseConsumer<SourceContext>, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
         consumer.context().store_acks(&consumer);
         forward_pending(&consumer);
         match consumer.poll(Duration::from_millis(100)) {

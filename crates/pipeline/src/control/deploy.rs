@@ -9,13 +9,14 @@
 
 use super::history::SwapHistory;
 use super::slot::{ActivePlugin, PluginSlot};
-use super::startup::check_plugin;
-use crate::config::Config;
-use crate::engine::{Engine, Plugin};
-use crate::metrics::Metrics;
-use crate::model::{PluginInfo, Record};
-use crate::sink::Sink;
+use super::validate::validate;
+use crate::breaker::Breaker;
+use crate::ports::RowSink;
+use crate::telemetry::{events, Metrics};
+use sluice_engine::{Engine, Limits, Plugin};
+use sluice_model::{PluginInfo, Record};
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -54,28 +55,67 @@ pub struct Deployed {
     pub samples: usize,
 }
 
-/// Validates and activates plugin versions; one deploy at a time.
-pub struct Deployer {
-    pub(crate) engine: Engine,
-    pub(crate) slot: Arc<PluginSlot>,
-    pub(crate) sink: Arc<Sink>,
-    pub(crate) config: Config,
-    pub(crate) recent: Arc<RecentRecords>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) history: Arc<SwapHistory>,
-    pub(crate) breaker: Arc<super::breaker::Breaker>,
-    pub(crate) busy: tokio::sync::Mutex<()>,
+/// What a candidate is loaded and validated with.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
+    /// `pipeline.plugin-config`, handed to `init`.
+    pub plugin_config: Vec<(String, String)>,
+    pub limits: Limits,
+    pub default_table: String,
+    pub version_column: String,
+    pub sample_file: Option<PathBuf>,
 }
 
-impl Deployer {
+/// Validates and activates plugin versions; one deploy at a time.
+pub struct Deployer<S: RowSink> {
+    pub engine: Engine,
+    pub slot: Arc<PluginSlot>,
+    pub sink: Arc<S>,
+    pub settings: DeploySettings,
+    pub recent: Arc<RecentRecords>,
+    pub metrics: Arc<Metrics>,
+    pub history: Arc<SwapHistory>,
+    pub breaker: Arc<Breaker>,
+    busy: tokio::sync::Mutex<()>,
+}
+
+impl<S: RowSink> Deployer<S> {
+    /// A deployer for the pipeline whose parts these are.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        engine: Engine,
+        slot: Arc<PluginSlot>,
+        sink: Arc<S>,
+        settings: DeploySettings,
+        recent: Arc<RecentRecords>,
+        metrics: Arc<Metrics>,
+        history: Arc<SwapHistory>,
+        breaker: Arc<Breaker>,
+    ) -> Self {
+        Deployer {
+            engine,
+            slot,
+            sink,
+            settings,
+            recent,
+            metrics,
+            history,
+            breaker,
+            busy: tokio::sync::Mutex::new(()),
+        }
+    }
+
     /// Validates `bytes` as the next version and swaps it in. On any failure
     /// the running version is untouched and the error says why.
     pub async fn deploy(&self, source: String, bytes: Vec<u8>) -> anyhow::Result<Deployed> {
         let _one_at_a_time = self.busy.lock().await;
         let result = self.try_deploy(source.clone(), bytes).await;
-        if let Err(e) = &result {
-            self.metrics.rejected_deploy();
-            tracing::warn!(%source, error = %format!("{e:#}"), "deploy rejected; the running version goes on");
+        if let Err(error) = &result {
+            events::DeployRejected {
+                source: &source,
+                error,
+            }
+            .emit(&self.metrics);
         }
         result
     }
@@ -83,14 +123,8 @@ impl Deployer {
     async fn try_deploy(&self, source: String, bytes: Vec<u8>) -> anyhow::Result<Deployed> {
         let current = self.slot.current();
         let engine = self.engine.clone();
-        let plugin_config: Vec<(String, String)> = self
-            .config
-            .pipeline
-            .plugin_config
-            .clone()
-            .into_iter()
-            .collect();
-        let limits = self.config.limits.clone();
+        let plugin_config = self.settings.plugin_config.clone();
+        let limits = self.settings.limits.clone();
         let what = source.clone();
         let plugin = tokio::task::spawn_blocking(move || {
             Plugin::load(&engine, &what, &bytes, plugin_config, limits)
@@ -100,7 +134,7 @@ impl Deployer {
             anyhow::bail!("{} ({source}) is already the active version", plugin.info());
         }
         let samples = self.recent.snapshot();
-        let samples_tried = check_plugin(&plugin, &self.sink, &self.config, samples).await?;
+        let samples_tried = validate(&plugin, &*self.sink, &self.settings, samples).await?;
         let deployed = Deployed {
             name: plugin.info().name.clone(),
             version: plugin.info().version.clone(),
@@ -133,16 +167,17 @@ impl Deployer {
         self.announce(&next, "activated");
     }
 
-    fn announce(&self, active: &Arc<ActivePlugin>, what: &str) {
-        let info = active.plugin.info();
-        self.metrics.swap();
-        self.metrics
-            .set_active_plugin(&info.name, &info.version, active.plugin.hash());
+    fn announce(&self, active: &Arc<ActivePlugin>, how: &str) {
         self.history
             .activated(active, self.slot.current_activation().1);
         // A new version gets a fresh chance: held workers go on with it.
         self.breaker.reset();
-        self.metrics.set_breaker_open(false);
-        tracing::info!(plugin = %info, hash = %&active.plugin.hash()[..12], source = %active.source, "plugin {what}");
+        events::VersionActivated {
+            plugin: active.plugin.info(),
+            hash: active.plugin.hash(),
+            source: &active.source,
+            how,
+        }
+        .emit(&self.metrics);
     }
 }

@@ -52,7 +52,7 @@ pub struct Metrics {
     record_latency_seconds: Histogram,
     dependency_up: Family<Labels, Gauge>,
     /// Recent activity for the status page.
-    pub live: crate::live::Live,
+    pub live: super::live::Live,
 }
 
 impl Default for Metrics {
@@ -80,7 +80,7 @@ impl Metrics {
             breaker_open: Gauge::default(),
             record_latency_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
             dependency_up: Family::default(),
-            live: crate::live::Live::default(),
+            live: super::live::Live::default(),
             registry: Registry::default(),
         };
         registry.register(

@@ -2,6 +2,7 @@
 //! new version lands there (`just build-plugins` renames it into place).
 
 use super::deploy::Deployer;
+use crate::ports::RowSink;
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,7 +12,10 @@ use std::time::Duration;
 const SETTLE: Duration = Duration::from_millis(300);
 
 /// Starts watching `path`; the watcher lives as long as the returned handle.
-pub fn watch(path: &Path, deployer: Arc<Deployer>) -> anyhow::Result<notify::RecommendedWatcher> {
+pub fn watch<S: RowSink>(
+    path: &Path,
+    deployer: Arc<Deployer<S>>,
+) -> anyhow::Result<notify::RecommendedWatcher> {
     let path: PathBuf = std::fs::canonicalize(path)?;
     let dir = path
         .parent()
@@ -49,7 +53,7 @@ pub fn watch(path: &Path, deployer: Arc<Deployer>) -> anyhow::Result<notify::Rec
                 continue;
             }
             let current = deployer.slot.current();
-            if crate::engine::content_hash(&bytes) == current.plugin.hash() {
+            if sluice_engine::content_hash(&bytes) == current.plugin.hash() {
                 continue;
             }
             // A rejection is logged with its reason by the deployer.

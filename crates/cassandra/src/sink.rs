@@ -1,9 +1,8 @@
 //! The connection to Cassandra: schema set-up, table discovery, and
 //! concurrent idempotent writes with retries.
 
-use super::table::TableSchema;
 use crate::config::CassandraConfig;
-use crate::model::Row;
+use crate::table::{BoundRow, CqlType, TableSchema};
 use anyhow::{bail, Context, Result};
 use futures::stream::{self, TryStreamExt};
 use scylla::client::session::Session;
@@ -11,6 +10,8 @@ use scylla::client::session_builder::SessionBuilder;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::Consistency;
+use sluice_model::Row;
+use sluice_pipeline::{BindError, RowSink, Stamp};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,11 +101,19 @@ impl Sink {
         Ok(())
     }
 
-    /// The live schema of `table` (in the sink's keyspace), read once and cached.
-    pub async fn table(&self, table: &str) -> Result<Arc<TableSchema>> {
+    /// The live schema of `table` (in the sink's keyspace), read once and
+    /// cached. `Misfit` when the table does not exist; `Unavailable` when
+    /// Cassandra cannot be asked.
+    pub async fn table(&self, table: &str) -> Result<Arc<TableSchema>, BindError> {
         if let Some(t) = self.tables.lock().await.get(table) {
             return Ok(t.clone());
         }
+        let unavailable = |e: &dyn std::fmt::Display| {
+            BindError::Unavailable(format!(
+                "reading the schema of {}.{table}: {e}",
+                self.keyspace
+            ))
+        };
         let rows = self
             .session
             .query_unpaged(
@@ -112,19 +121,23 @@ impl Sink {
                 (&self.keyspace, table),
             )
             .await
-            .with_context(|| format!("reading the schema of {}.{table}", self.keyspace))?
-            .into_rows_result()?;
+            .map_err(|e| unavailable(&e))?
+            .into_rows_result()
+            .map_err(|e| unavailable(&e))?;
         let mut columns = HashMap::new();
         let mut keys: Vec<(String, i32, String)> = Vec::new();
-        for row in rows.rows::<(String, String, String, i32)>()? {
-            let (name, ty, kind, position) = row?;
+        for row in rows
+            .rows::<(String, String, String, i32)>()
+            .map_err(|e| unavailable(&e))?
+        {
+            let (name, ty, kind, position) = row.map_err(|e| unavailable(&e))?;
             if kind == "partition_key" || kind == "clustering" {
                 keys.push((kind.clone(), position, name.clone()));
             }
-            columns.insert(name, ty);
+            columns.insert(name, CqlType::parse(&ty));
         }
         if columns.is_empty() {
-            bail!("table {}.{table} does not exist: add it to cassandra.schema-file, or make the plugin write an existing table", self.keyspace);
+            return Err(BindError::Misfit(format!("table {}.{table} does not exist: add it to cassandra.schema-file, or make the plugin write an existing table", self.keyspace)));
         }
         keys.sort();
         let pick = |k: &str| {
@@ -146,20 +159,19 @@ impl Sink {
         Ok(schema)
     }
 
-    /// Writes rows (already checked with [`TableSchema::bind`]). Rows of the
-    /// same partition go in one unlogged batch; the rest run concurrently.
-    /// Transient failures are retried a few times with backoff; what still
-    /// fails is returned, and the caller retries the whole call (upserts are
-    /// idempotent, so rewriting a row is harmless).
-    pub async fn write(&self, rows: &[(Arc<TableSchema>, &Row)]) -> Result<(), WriteError> {
+    /// Writes bound rows. Rows of the same partition go in one unlogged
+    /// batch; the rest run concurrently. Transient failures are retried a
+    /// few times with backoff; what still fails is returned, and the caller
+    /// retries the whole call (upserts are idempotent, so rewriting a row is
+    /// harmless).
+    pub async fn write(&self, rows: &[BoundRow]) -> Result<(), WriteError> {
         // (table, partition key) -> the rows of that partition.
-        type Group<'r> = Vec<(Arc<TableSchema>, &'r Row)>;
-        let mut groups: HashMap<(String, String), Group<'_>> = HashMap::new();
-        for (schema, row) in rows {
+        let mut groups: HashMap<(&str, &str), Vec<&BoundRow>> = HashMap::new();
+        for row in rows {
             groups
-                .entry((schema.name.clone(), schema.partition_of(row)))
+                .entry((row.table.name.as_str(), row.partition.as_str()))
                 .or_default()
-                .push((schema.clone(), *row));
+                .push(row);
         }
         stream::iter(groups.into_values().map(Ok))
             .try_for_each_concurrent(self.concurrency, |group| async move {
@@ -181,13 +193,12 @@ impl Sink {
             .await
     }
 
-    async fn write_group(&self, group: &[(Arc<TableSchema>, &Row)]) -> Result<(), WriteError> {
+    async fn write_group(&self, group: &[&BoundRow]) -> Result<(), WriteError> {
         let err = |e: &dyn std::fmt::Display| WriteError(e.to_string());
-        if let [(schema, row)] = group {
-            let statement = self.statement(schema, row).await?;
-            let values = schema.bind(row).map_err(|e| err(&e))?;
+        if let [row] = group {
+            let statement = self.statement(row).await?;
             self.session
-                .execute_unpaged(&statement, values)
+                .execute_unpaged(&statement, &row.values)
                 .await
                 .map_err(|e| err(&e))?;
             return Ok(());
@@ -196,9 +207,9 @@ impl Sink {
         batch.set_consistency(self.consistency);
         batch.set_is_idempotent(true);
         let mut values = Vec::with_capacity(group.len());
-        for (schema, row) in group {
-            batch.append_statement(self.statement(schema, row).await?);
-            values.push(schema.bind(row).map_err(|e| err(&e))?);
+        for row in group {
+            batch.append_statement(self.statement(row).await?);
+            values.push(&row.values);
         }
         self.session
             .batch(&batch, values)
@@ -207,19 +218,14 @@ impl Sink {
         Ok(())
     }
 
-    async fn statement(
-        &self,
-        schema: &TableSchema,
-        row: &Row,
-    ) -> Result<PreparedStatement, WriteError> {
-        let names: Vec<String> = row.columns.iter().map(|(n, _)| n.clone()).collect();
-        let key = (schema.name.clone(), names);
+    async fn statement(&self, row: &BoundRow) -> Result<PreparedStatement, WriteError> {
+        let key = (row.table.name.clone(), row.columns.clone());
         if let Some(s) = self.statements.lock().await.get(&key) {
             return Ok(s.clone());
         }
         let cql = format!(
             "INSERT INTO {} ({}) VALUES ({})",
-            schema.name,
+            row.table.name,
             key.1
                 .iter()
                 .map(|n| format!("\"{n}\""))
@@ -241,6 +247,29 @@ impl Sink {
     /// The underlying session, for tests and tools.
     pub fn session(&self) -> &Session {
         &self.session
+    }
+}
+
+impl RowSink for Sink {
+    type Table = Arc<TableSchema>;
+    type Bound = BoundRow;
+
+    async fn table(&self, name: &str) -> Result<Arc<TableSchema>, BindError> {
+        Sink::table(self, name).await
+    }
+
+    fn bind(table: &Arc<TableSchema>, row: Row, stamp: &Stamp<'_>) -> Result<BoundRow, String> {
+        table
+            .bind(row, Some((stamp.column, stamp.version)))
+            .map_err(|e| e.to_string())
+    }
+
+    async fn write(&self, rows: &[BoundRow]) -> Result<(), String> {
+        Sink::write(self, rows).await.map_err(|e| e.to_string())
+    }
+
+    fn table_of(bound: &BoundRow) -> &str {
+        &bound.table.name
     }
 }
 

@@ -1,0 +1,13 @@
+//! The Kafka adapter: the consumer-group [`source`] that feeds one
+//! [`sluice_pipeline::PartitionFeed`] per assigned partition and commits
+//! acknowledged offsets, and the [`dead_letters`] producer behind
+//! [`sluice_pipeline::DeadLetterSink`]. It knows rdkafka and the pipeline's
+//! ports, nothing of wasmtime or Cassandra.
+
+pub mod config;
+pub mod dead_letters;
+pub mod source;
+
+pub use config::KafkaConfig;
+pub use dead_letters::DeadLetters;
+pub use source::KafkaSource;

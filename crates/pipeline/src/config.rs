@@ -1,0 +1,66 @@
+//! The pipeline's own settings (`[pipeline]` in sluice.toml).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Topic(s) -> plugin -> table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct PipelineConfig {
+    /// Topics to consume. Env: SLUICE_TOPICS (comma separated).
+    pub topics: Vec<String>,
+    /// The plugin: a path, or a file name in `plugin-dir`. Env: SLUICE_PLUGIN.
+    pub plugin: Option<String>,
+    /// Where bare plugin names are looked up. Env: SLUICE_PLUGIN_DIR.
+    pub plugin_dir: PathBuf,
+    /// Settings handed to the plugin's `init`.
+    pub plugin_config: BTreeMap<String, String>,
+    /// Table for rows whose plugin names none.
+    pub default_table: String,
+    /// Value format: "auto" (Confluent Avro if framed, else JSON), "avro" or "json".
+    pub format: String,
+    /// An Avro schema file (.avsc) every writer schema is resolved to, so
+    /// evolved producers give the plugin one shape. None: the writer's own.
+    pub reader_schema: Option<PathBuf>,
+    /// Dead-letter topic; `{topic}` is replaced by the source topic.
+    pub dead_letter_topic: String,
+    /// Most records per plugin call and per write round.
+    pub batch_size: usize,
+    /// How long a worker waits to fill a batch.
+    #[serde(with = "sluice_model::duration")]
+    pub batch_linger: Duration,
+    /// Records buffered per partition before it is paused.
+    pub max_buffered_per_partition: usize,
+    /// Times a record the plugin asked to retry is retried before it is dead-lettered.
+    pub plugin_retries: u32,
+    /// If the default table has this text column, rows get the plugin version in it.
+    pub version_column: String,
+    /// JSON lines of sample records a plugin is tried on before it goes live;
+    /// none: generated randomuser records.
+    pub sample_file: Option<PathBuf>,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            topics: vec!["users_created".into()],
+            plugin: None,
+            plugin_dir: PathBuf::from("plugins/dist"),
+            plugin_config: BTreeMap::new(),
+            default_table: "created_users".into(),
+            format: "auto".into(),
+            reader_schema: None,
+            dead_letter_topic: "{topic}.dlq".into(),
+            batch_size: 500,
+            batch_linger: Duration::from_millis(20),
+            // 2,000 left workers idle 2/3 of a backlog drain waiting for
+            // refetches after a resume (bench/results/2026-11-23-2.md).
+            max_buffered_per_partition: 10_000,
+            plugin_retries: 3,
+            version_column: "plugin_version".into(),
+            sample_file: None,
+        }
+    }
+}
