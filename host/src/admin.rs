@@ -12,7 +12,10 @@
 
 use crate::config::AdminConfig;
 use crate::metrics::Metrics;
-use crate::pipeline::{ActivePlugin, Deployer};
+use sluice_pipeline::ActivePlugin;
+
+/// The deployer the endpoint drives (rows go to Cassandra).
+type Deployer = sluice_pipeline::Deployer<sluice_cassandra::Sink>;
 use crate::status_page::{self, Notice, PluginView, StatusView};
 use anyhow::{bail, Context, Result};
 use axum::body::Body;
@@ -67,7 +70,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("binding the admin endpoint to {} (in use? set admin.listen or SLUICE_ADMIN_LISTEN)", config.listen))?;
     let addr = listener.local_addr()?;
-    check_exposure(addr, config.token.is_some())?;
+    crate::config::check_exposure(addr, config.token.is_some())?;
     if config.token.is_none() {
         tracing::info!("no admin token set (admin.token / SLUICE_ADMIN_TOKEN): deploys and rollbacks over HTTP are refused; file-change reload still works");
     }
@@ -98,20 +101,6 @@ pub async fn serve(
         }
     });
     Ok((handle, addr))
-}
-
-/// Refuses an endpoint reachable from other machines without a token: the
-/// page, status and metrics would be open to anyone who can reach the port.
-pub fn check_exposure(addr: SocketAddr, has_token: bool) -> Result<()> {
-    if has_token || addr.ip().to_canonical().is_loopback() {
-        return Ok(());
-    }
-    bail!(
-        "refusing to serve the admin endpoint on {addr} without a token: it is not a loopback \
-         address, so anyone who can reach it would see the status page, status and metrics. \
-         Set admin.token (or SLUICE_ADMIN_TOKEN) to a long random token, or listen on loopback \
-         with admin.listen = \"127.0.0.1:9180\" (or SLUICE_ADMIN_LISTEN, --admin-listen)"
-    )
 }
 
 /// Every answer is what its `Content-Type` says: plain-text errors (which
@@ -583,16 +572,18 @@ mod tests {
     #[test]
     fn only_loopback_may_go_without_a_token() {
         let at = |a: &str| a.parse::<SocketAddr>().unwrap();
-        assert!(check_exposure(at("127.0.0.1:9180"), false).is_ok());
-        assert!(check_exposure(at("[::1]:9180"), false).is_ok());
-        assert!(check_exposure(at("[::ffff:127.0.0.1]:9180"), false).is_ok());
+        assert!(crate::config::check_exposure(at("127.0.0.1:9180"), false).is_ok());
+        assert!(crate::config::check_exposure(at("[::1]:9180"), false).is_ok());
+        assert!(crate::config::check_exposure(at("[::ffff:127.0.0.1]:9180"), false).is_ok());
         for open in ["0.0.0.0:9180", "[::]:9180", "10.1.2.3:9180"] {
-            let e = check_exposure(at(open), false).unwrap_err().to_string();
+            let e = crate::config::check_exposure(at(open), false)
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.contains("admin.token") && e.contains("admin.listen") && e.contains(open),
                 "{e}"
             );
-            assert!(check_exposure(at(open), true).is_ok());
+            assert!(crate::config::check_exposure(at(open), true).is_ok());
         }
     }
 

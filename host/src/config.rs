@@ -122,10 +122,24 @@ impl Config {
         // Said in the first second, not after connecting to everything.
         if let Ok(addr) = self.admin.listen.parse::<std::net::SocketAddr>() {
             let has_token = self.admin.token.as_deref().is_some_and(|t| !t.is_empty());
-            crate::admin::check_exposure(addr, has_token)?;
+            check_exposure(addr, has_token)?;
         }
         Ok(())
     }
+}
+
+/// Refuses an endpoint reachable from other machines without a token: the
+/// page, status and metrics would be open to anyone who can reach the port.
+pub fn check_exposure(addr: std::net::SocketAddr, has_token: bool) -> Result<()> {
+    if has_token || addr.ip().to_canonical().is_loopback() {
+        return Ok(());
+    }
+    bail!(
+        "refusing to serve the admin endpoint on {addr} without a token: it is not a loopback \
+         address, so anyone who can reach it would see the status page, status and metrics. \
+         Set admin.token (or SLUICE_ADMIN_TOKEN) to a long random token, or listen on loopback \
+         with admin.listen = \"127.0.0.1:9180\" (or SLUICE_ADMIN_LISTEN, --admin-listen)"
+    )
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! `host run --plugin P --input FILE`: runs JSON lines through a plugin and
 //! prints the rows, for plugin authors. No Kafka, no Cassandra.
 
-use crate::engine::{CallError, Plugin};
-use crate::model::{Cell, Origin, Outcome, Record, Row};
+use crate::engine::Plugin;
+use crate::model::{Cell, Origin, Record, Row};
 use anyhow::{Context, Result};
+use sluice_pipeline::policy::{self, Disposition};
 use std::io::{BufRead, Write};
 
 /// Records per plugin call in a dry run.
@@ -97,27 +98,22 @@ fn flush(
     let results = plugin.transform(records);
     for ((line_no, value), result) in batch.drain(..).zip(results) {
         summary.records += 1;
-        let failure = match result {
-            Ok(Outcome::Rows(rows)) => {
+        // The same outcome policy as the live pipeline's.
+        let failure = match policy::dispose(result, default_table) {
+            Disposition::Rows(rows) => {
                 for row in rows {
                     summary.rows += 1;
                     writeln!(out, "{}", row_json(&row, default_table))?;
                 }
                 continue;
             }
-            Ok(Outcome::Filtered(reason)) => {
+            Disposition::Filtered(reason) => {
                 summary.filtered += 1;
                 writeln!(err, "line {line_no}: filtered: {reason}")?;
                 continue;
             }
-            Ok(Outcome::BadInput { field, message }) => match field {
-                Some(f) => format!("bad input in `{f}`: {message}"),
-                None => format!("bad input: {message}"),
-            },
-            Ok(Outcome::Retry(reason)) => format!("plugin asked to retry: {reason}"),
-            Err(e @ (CallError::Trap(_) | CallError::Limit(_) | CallError::Contract(_))) => {
-                e.to_string()
-            }
+            Disposition::Dead(_, error) => error,
+            Disposition::Retry(reason) => format!("plugin asked to retry: {reason}"),
         };
         summary.failed += 1;
         writeln!(err, "line {line_no}: {failure}\n  record: {value}")?;

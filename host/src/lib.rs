@@ -19,6 +19,7 @@ pub use sluice_engine as engine;
 pub use sluice_kafka as kafka;
 pub use sluice_model as model;
 pub use sluice_pipeline::telemetry::live;
+pub use sluice_users_api as users_api;
 
 /// The host's Prometheus metrics (the pipeline's telemetry).
 pub mod metrics {
@@ -33,4 +34,3 @@ pub mod ingest;
 pub mod pipeline;
 pub mod plugin_cli;
 pub mod status_page;
-pub mod users_api;
