@@ -46,11 +46,21 @@ test: setup build-plugins build-test-guests
     cd plugins/flatten-js && node --test
     ~/.cache/sluice/tools/componentize-py-0.25.1/bin/python -m unittest discover -s plugins/flatten-py
     bash scripts/with-services.sh cargo test --workspace
+    {{just_executable()}} test-outages
+
+# host/tests/outages.rs stops and starts the shared services itself, so nothing else may use them.
+# Outage tests: Cassandra, Kafka, the registry stopped in turn under load; run alone, one at a time
+test-outages:
+    bash scripts/with-services.sh cargo test -p host --test outages -- --ignored --test-threads=1
 
 # Formatting and lints, as CI checks them
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+
+# Known vulnerabilities in Cargo.lock (cargo-audit, RustSec advisory database); see scripts/audit.sh
+audit:
+    bash scripts/audit.sh
 
 # Benchmarks, side by side: stage (native vs Wasm), end to end vs the seeds' Spark job,
 # the ceiling, hot-swap stalls (docs/benchmarks.md). `just bench --quick` for a smoke run.

@@ -18,6 +18,12 @@
 # JavaScript and Python plugins are rebuilt only when a file in their folder,
 # in wit/ or this script is newer than their component.
 #
+# SLUICE_SKIP_LANGS skips whole languages on request: a comma or space separated
+# list of rust, js (javascript), py (python); e.g. SLUICE_SKIP_LANGS=js,py builds
+# only the Rust plugins and needs neither Node.js nor Python. What it skips is
+# said, plugin by plugin; their components are not built (an old one in OUT_DIR
+# is left as it is). Unset (the default), every plugin is built.
+#
 # usage: build-plugins.sh [SRC_DIR] [OUT_DIR]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,6 +61,41 @@ if [ $(( ${#packages[@]} + ${#js_dirs[@]} + ${#py_dirs[@]} )) -eq 0 ]; then
   say "no plugins under $src/"
   exit 0
 fi
+
+# Languages skipped on request (SLUICE_SKIP_LANGS), before any toolchain check.
+skip_langs=${SLUICE_SKIP_LANGS:-}
+skipped=()
+# Says what skipping LANG leaves out: the plugins (given as the rest) and their components.
+skip_note() {
+  local lang=$1 what
+  shift
+  [ $# -gt 0 ] || { say "SLUICE_SKIP_LANGS: no $lang plugins under $src/ to skip"; return 0; }
+  for what in "$@"; do
+    skipped+=("$what")
+  done
+  say "SKIPPED $lang plugins, as SLUICE_SKIP_LANGS=$skip_langs asks: $* (no $out/*.wasm built for them)"
+}
+IFS=$', \t' read -ra skip_list <<<"$skip_langs"
+seen_langs=" "
+for lang in ${skip_list[@]+"${skip_list[@]}"}; do
+  lang=${lang,,}
+  case $lang in js|javascript|node) lang=js ;; py|python) lang=py ;; rs) lang=rust ;; esac
+  # Empty items ("js,,py") and repeats are fine: each language is skipped once.
+  [[ -n $lang && $seen_langs != *" $lang "* ]] || continue
+  seen_langs+="$lang "
+  case $lang in
+    rust)
+      skip_note Rust ${packages[@]+"${packages[@]}"}
+      packages=() ;;
+    js)
+      skip_note JavaScript ${js_dirs[@]+"${js_dirs[@]}"}
+      js_dirs=() ;;
+    py)
+      skip_note Python ${py_dirs[@]+"${py_dirs[@]}"}
+      py_dirs=() ;;
+    *) die "SLUICE_SKIP_LANGS: unknown language '$lang' (known: rust, js, py)" ;;
+  esac
+done
 
 # Check every toolchain needed before building anything, so a missing one
 # fails in a second, not after the Rust build.
@@ -115,7 +156,10 @@ if [ ${#packages[@]} -gt 0 ]; then
     esac
   }
 
-  cargo build -q -p componentize --target-dir "$root/target"
+  # SLUICE_TOOLS_TARGET_DIR: where componentize itself is built. A build
+  # script that calls this one sets it, since the outer cargo holds target/.
+  tools_dir=${SLUICE_TOOLS_TARGET_DIR:-$root/target}
+  cargo build -q -p componentize --target-dir "$tools_dir"
   # One cargo run per crate, each componentized at once: a plugin may use
   # another as a library without its `export` feature (filter wraps flatten),
   # and one run for all would unify features and link both sets of exports;
@@ -124,7 +168,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     cargo_wasm -p "$p"
     module="$target_dir/$wasm_target/release/${p//-/_}.wasm"
     # Write then rename, so a host watching the file never reads half of it.
-    "$root/target/debug/componentize" "$module" "$out/.$p.wasm.tmp"
+    "$tools_dir/debug/componentize" "$module" "$out/.$p.wasm.tmp"
     mv -f "$out/.$p.wasm.tmp" "$out/$p.wasm"
     say "$out/$p.wasm ($(( $(stat -c %s "$out/$p.wasm") / 1024 )) KiB)"
     built=$((built + 1))
@@ -209,3 +253,6 @@ for dir in "${py_dirs[@]}"; do
 done
 
 say "built $built plugin(s) in $(( $(date +%s) - start )) s"
+if [ ${#skipped[@]} -gt 0 ]; then
+  say "not built (SLUICE_SKIP_LANGS=$skip_langs): ${skipped[*]}"
+fi

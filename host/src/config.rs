@@ -92,6 +92,7 @@ impl Config {
             }
         };
         opt(&mut self.registry.username, "SLUICE_REGISTRY_USERNAME");
+        opt(&mut self.kafka.instance_id, "SLUICE_KAFKA_INSTANCE_ID");
         opt(&mut self.cassandra.username, "SLUICE_CASSANDRA_USERNAME");
         let secret = |target: &mut Option<Secret>, key: &str| {
             if let Some(v) = var(key) {

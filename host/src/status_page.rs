@@ -2,14 +2,15 @@
 //! document with inline CSS and SVG, no framework and no external assets.
 //!
 //! It shows what `/api/status` has (active and earlier versions, swap
-//! history and stalls, partitions, recent throughput, dead letters) and
-//! carries the deploy and rollback forms. Plugin names, versions, sources,
+//! history and stalls, partitions, recent throughput, dead letters, whether
+//! Kafka, the registry and Cassandra answer, with a banner while one does
+//! not) and carries the deploy and rollback forms. Plugin names, versions, sources,
 //! file names and error messages come from plugins and uploaders, so every
 //! dynamic string goes through [`Esc`]; the `Content-Security-Policy` from
 //! [`content_security_policy`] allows only this module's own inline style and
 //! script, by hash, as a second line of defence.
 
-use crate::live::{Bucket, LiveSnapshot};
+use crate::live::{Bucket, DependencyState, LiveSnapshot};
 use crate::pipeline::{Stall, VersionEntry};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -135,6 +136,10 @@ button:disabled{opacity:.45;cursor:not-allowed}
 .err{white-space:pre-wrap;overflow-wrap:anywhere}
 .nw{white-space:nowrap}
 .hint{font-size:12px;color:var(--muted)}
+.outage{font-weight:600}
+.outage .detail{font-weight:400}
+.deps{display:flex;flex-wrap:wrap;gap:6px 28px;align-items:center}
+.dep .muted{font-size:12px}
 "#;
 
 // Reloads every 5 s like the <noscript> meta refresh, but not once a form is
@@ -214,6 +219,8 @@ fn page(o: &mut String, v: &StatusView) -> fmt::Result {
             Esc(&n.text)
         )?;
     }
+    outage_banners(o, v)?;
+    dependencies_card(o, v)?;
     plugin_card(o, v)?;
     throughput_card(o, v)?;
     partitions_card(o, v)?;
@@ -242,12 +249,131 @@ fn header(o: &mut String, v: &StatusView) -> fmt::Result {
         o.push_str(" · auto-refresh off (<a href=\"/\">turn on</a>)");
     }
     o.push_str(" · <a href=\"/api/status\">JSON</a> · <a href=\"/metrics\">metrics</a></span>");
+    for (name, _) in down(v) {
+        write!(
+            o,
+            "<span class=\"pill bad\">{} down</span>",
+            Esc(&display_name(name))
+        )?;
+    }
     if v.breaker_open {
         o.push_str("<span class=\"pill bad\">breaker open: consumption held</span>");
     } else {
         o.push_str("<span class=\"pill good\">breaker closed</span>");
     }
     o.push_str("</header>");
+    Ok(())
+}
+
+/// The dependencies the pipeline knows, in the order a record meets them.
+const KNOWN_DEPENDENCIES: [&str; 3] = ["kafka", "registry", "cassandra"];
+
+/// How the page names a dependency ("cassandra" -> "Cassandra").
+fn display_name(name: &str) -> String {
+    match name {
+        "kafka" => "Kafka".into(),
+        "registry" => "The schema registry".into(),
+        "cassandra" => "Cassandra".into(),
+        other => other.into(),
+    }
+}
+
+/// Every dependency `live` has seen plus the known ones it has not (None),
+/// known ones first in pipeline order, then any other by name.
+fn dependencies(v: &StatusView) -> Vec<(&str, Option<&DependencyState>)> {
+    let deps = &v.live.dependencies;
+    let mut out: Vec<(&str, Option<&DependencyState>)> = KNOWN_DEPENDENCIES
+        .iter()
+        .map(|name| (*name, deps.get(*name)))
+        .collect();
+    out.extend(
+        deps.iter()
+            .filter(|(name, _)| !KNOWN_DEPENDENCIES.contains(&name.as_str()))
+            .map(|(name, d)| (name.as_str(), Some(d))),
+    );
+    out
+}
+
+/// The dependencies that are down now.
+fn down(v: &StatusView) -> Vec<(&str, &DependencyState)> {
+    dependencies(v)
+        .into_iter()
+        .filter_map(|(name, d)| d.filter(|d| !d.up).map(|d| (name, d)))
+        .collect()
+}
+
+fn attempts(n: u64) -> String {
+    format!(
+        "{} failed attempt{}",
+        group(n),
+        if n == 1 { "" } else { "s" }
+    )
+}
+
+/// One banner per unreachable dependency, at the top of the page.
+fn outage_banners(o: &mut String, v: &StatusView) -> fmt::Result {
+    for (name, d) in down(v) {
+        write!(
+            o,
+            "<div class=\"notice err outage\" role=\"alert\" id=\"outage-{}\">{} is unreachable since {} UTC \
+             ({}): records are held, nothing is committed or dead-lettered",
+            Esc(name),
+            Esc(&display_name(name)),
+            clock(d.since_ms),
+            attempts(d.failures),
+        )?;
+        match &d.last_error {
+            Some(e) => write!(
+                o,
+                "; <span class=\"detail\">last error: <code>{}</code></span>",
+                Esc(e)
+            )?,
+            None => o.push('.'),
+        }
+        o.push_str("</div>");
+    }
+    Ok(())
+}
+
+/// One line: each dependency's state and since when; the banners above carry
+/// the details of those that are down.
+fn dependencies_card(o: &mut String, v: &StatusView) -> fmt::Result {
+    o.push_str(
+        "<section class=\"card wide\" id=\"dependencies\"><h2>Dependencies</h2><div class=\"deps\">",
+    );
+    for (name, d) in dependencies(v) {
+        write!(
+            o,
+            "<span class=\"dep\"><b>{}</b> ",
+            Esc(&display_name(name))
+        )?;
+        match d {
+            None => o.push_str(
+                "<span class=\"pill info\" title=\"No failed attempt since the host started\">\
+                 no outage seen</span>",
+            ),
+            Some(d) => {
+                write!(
+                    o,
+                    "<span class=\"pill {}\">{}</span> <span class=\"muted\" title=\"{}\">since {} ({})",
+                    if d.up { "good" } else { "bad" },
+                    if d.up { "up" } else { "down" },
+                    stamp(d.since_ms),
+                    clock(d.since_ms),
+                    ago(v.now_ms, d.since_ms),
+                )?;
+                if !d.up {
+                    write!(o, ", {}", attempts(d.failures))?;
+                }
+                o.push_str("</span>");
+            }
+        }
+        o.push_str("</span>");
+    }
+    o.push_str(
+        "</div><p class=\"hint\">Outages are retried without end: records wait, offsets stay \
+         where they are, nothing is dead-lettered for them.</p></section>",
+    );
     Ok(())
 }
 
@@ -691,6 +817,24 @@ mod tests {
         }
     }
 
+    fn up(since_ms: u64) -> DependencyState {
+        DependencyState {
+            up: true,
+            since_ms,
+            failures: 0,
+            last_error: None,
+        }
+    }
+
+    fn down(since_ms: u64, failures: u64, error: &str) -> DependencyState {
+        DependencyState {
+            up: false,
+            since_ms,
+            failures,
+            last_error: Some(error.into()),
+        }
+    }
+
     fn view() -> StatusView {
         let entry = |name: &str, version: &str, hash: &str, offsets: &[(&str, i64)]| VersionEntry {
             name: name.into(),
@@ -756,6 +900,9 @@ mod tests {
                     source: "t/0@3".into(),
                 }],
                 dead_letters_by_reason: [("plugin-error".to_string(), 1)].into_iter().collect(),
+                dependencies: [("kafka".to_string(), up(NOW_MS - 300_000))]
+                    .into_iter()
+                    .collect(),
             },
             breaker_open: false,
             deploys_enabled: true,
@@ -817,6 +964,98 @@ mod tests {
             html.contains("3.33 %"),
             "1 dead letter in 30 records: {html}"
         );
+    }
+
+    #[test]
+    fn an_unreachable_dependency_gets_a_banner_with_its_error_escaped() {
+        let mut v = view();
+        v.live.dependencies.insert(
+            "cassandra".into(),
+            down(
+                NOW_MS - 65_000,
+                12,
+                "<script>alert('db')</script> & \"refused\"",
+            ),
+        );
+        let html = render(&v);
+        assert!(
+            html.contains(
+                "Cassandra is unreachable since 22:12:15 UTC (12 failed attempts): records are held, \
+                 nothing is committed or dead-lettered; <span class=\"detail\">last error: \
+                 <code>&lt;script&gt;alert(&#39;db&#39;)&lt;/script&gt; &amp; &quot;refused&quot;</code>"
+            ),
+            "{html}"
+        );
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
+            "only the page's own: {html}"
+        );
+        assert!(!html.contains("alert('db')"), "{html}");
+        // Near the top: before every card, and named in the header.
+        let banner = html.find("role=\"alert\"").unwrap();
+        assert!(banner < html.find("id=\"plugin\"").unwrap());
+        assert!(html.contains("<span class=\"pill bad\">Cassandra down</span>"));
+        // The dependencies line says the same.
+        assert!(
+            html.contains(
+                "<b>Cassandra</b> <span class=\"pill bad\">down</span> <span class=\"muted\" \
+                 title=\"2023-11-14 22:12:15 UTC\">since 22:12:15 (1 min ago), 12 failed attempts</span>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<b>Kafka</b> <span class=\"pill good\">up</span>"));
+    }
+
+    #[test]
+    fn one_banner_per_outage_and_one_attempt_is_singular() {
+        let mut v = view();
+        v.live
+            .dependencies
+            .insert("kafka".into(), down(NOW_MS - 1_000, 1, "all brokers down"));
+        v.live.dependencies.insert(
+            "registry".into(),
+            down(NOW_MS - 2_000, 3, "connection refused"),
+        );
+        // A name the page does not know is still shown, escaped.
+        v.live
+            .dependencies
+            .insert("<b>dns</b>".into(), down(NOW_MS, 2, "x"));
+        let html = render(&v);
+        assert_eq!(html.matches("role=\"alert\"").count(), 3, "{html}");
+        assert!(html.contains("Kafka is unreachable since 22:13:19 UTC (1 failed attempt):"));
+        assert!(html.contains(
+            "The schema registry is unreachable since 22:13:18 UTC (3 failed attempts):"
+        ));
+        assert!(
+            html.contains("&lt;b&gt;dns&lt;/b&gt; is unreachable"),
+            "{html}"
+        );
+        assert!(!html.contains("<b>dns</b>"), "{html}");
+        // In the pipeline's order: Kafka, then the registry, then the others.
+        let (k, r) = (
+            html.find("Kafka is unreachable").unwrap(),
+            html.find("The schema registry is unreachable").unwrap(),
+        );
+        assert!(k < r);
+    }
+
+    #[test]
+    fn no_banner_while_everything_answers() {
+        let mut v = view();
+        // Came back: live keeps its last error, the page does not show it.
+        let mut back = up(NOW_MS - 10_000);
+        back.last_error = Some("old news".into());
+        v.live.dependencies.insert("cassandra".into(), back);
+        let html = render(&v);
+        assert!(!html.contains("unreachable"), "{html}");
+        assert!(!html.contains("role=\"alert\""));
+        assert!(!html.contains("old news"));
+        assert!(!html.contains(" down</span>"), "{html}");
+        assert!(html.contains("<b>Cassandra</b> <span class=\"pill good\">up</span>"));
+        // Never failed, so never reported: the registry's entry says so.
+        assert!(html.contains("<b>The schema registry</b> <span class=\"pill info\""));
+        assert!(html.contains("no outage seen"));
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod common;
 
 use common::*;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,33 +24,12 @@ const TOKEN: &str = "admin-security-token-3f9c";
 const LIMIT: u64 = 128 << 20;
 const WRONG_TOKEN_TEXT: &str = "missing or wrong admin token";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ is in the workspace")
-        .to_path_buf()
-}
-
 fn flatten() -> PathBuf {
-    let p = repo().join("plugins/dist/flatten.wasm");
-    assert!(
-        p.exists(),
-        "{} is missing: run `just build-plugins`",
-        p.display()
-    );
-    p
+    PathBuf::from(sluice_test_programs::FLATTEN)
 }
 
 fn guest_path(name: &str) -> PathBuf {
-    let p = repo()
-        .join("target/test-guests")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `just build-test-guests`",
-        p.display()
-    );
-    p
+    sluice_test_programs::path(name)
 }
 
 fn guest(name: &str) -> Vec<u8> {

@@ -41,14 +41,17 @@ fn read_component(path: &Path, how: &str) -> Vec<u8> {
 }
 
 fn guest_bytes(name: &str) -> Vec<u8> {
-    let path = workspace()
-        .join("target/test-guests")
-        .join(format!("{name}.wasm"));
-    read_component(&path, "just build-test-guests")
+    read_component(
+        &sluice_test_programs::path(name),
+        "cargo test (sluice-test-programs builds it)",
+    )
 }
 
 fn flatten_bytes() -> Vec<u8> {
-    read_component(&plugin_dir().join("flatten.wasm"), "just build-plugins")
+    read_component(
+        std::path::Path::new(sluice_test_programs::FLATTEN),
+        "cargo test (sluice-test-programs builds it)",
+    )
 }
 
 /// Loads a component, printing how long compiling, linking and `init` took.

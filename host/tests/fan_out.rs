@@ -14,12 +14,7 @@ fn workspace() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_user_lands_in_both_tables() {
-    let plugin = workspace().join("plugins/dist/fan-out.wasm");
-    assert!(
-        plugin.exists(),
-        "{} is missing: run `just build-plugins`",
-        plugin.display()
-    );
+    let plugin = std::path::PathBuf::from(sluice_test_programs::FAN_OUT);
     let (topic, ks) = (unique("fanout"), unique("ks"));
     create_topic(&topic, 2).await;
 

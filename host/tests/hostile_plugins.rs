@@ -41,15 +41,7 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 fn guest_path(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/test-guests")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `just build-test-guests`",
-        p.display()
-    );
-    p
+    sluice_test_programs::path(name)
 }
 
 fn guest_bytes(name: &str) -> Vec<u8> {

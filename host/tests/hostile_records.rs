@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn flatten() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/flatten.wasm")
+    PathBuf::from(sluice_test_programs::FLATTEN)
 }
 
 /// `Node{next:[null,Node]}`: recursive, so its datum may nest without bound.

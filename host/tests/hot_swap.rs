@@ -16,11 +16,7 @@ fn repo() -> PathBuf {
 }
 
 fn guest(name: &str) -> Vec<u8> {
-    let p = repo()
-        .join("target/test-guests")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&p)
-        .unwrap_or_else(|_| panic!("{} is missing: run `just build-test-guests`", p.display()))
+    std::fs::read(sluice_test_programs::path(name)).expect("built by sluice-test-programs")
 }
 
 async fn post(

@@ -12,13 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn plugin_path() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/flatten.wasm");
-    assert!(
-        p.exists(),
-        "{} is missing: run `just build-plugins`",
-        p.display()
-    );
-    p
+    PathBuf::from(sluice_test_programs::FLATTEN)
 }
 
 fn config(topic: &str, keyspace: &str, group: &str) -> Config {

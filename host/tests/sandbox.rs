@@ -13,15 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn guest_path(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/test-guests")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `just build-test-guests`",
-        p.display()
-    );
-    p
+    sluice_test_programs::path(name)
 }
 
 /// A keyspace whose default table takes the test guests' rows.

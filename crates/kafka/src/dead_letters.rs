@@ -39,7 +39,7 @@ pub enum SendError {
 
 /// Produces dead letters, idempotently, waiting for each acknowledgement.
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: FutureProducer<QuietContext>,
     topic_pattern: String,
     brokers: String,
     options: BTreeMap<String, String>,
@@ -74,7 +74,7 @@ impl DeadLetters {
             .set("message.max.bytes", PRODUCER_MAX.to_string());
         client_options(&mut config, options);
         let producer = config
-            .create()
+            .create_with_context(QuietContext)
             .with_context(|| format!("creating the dead-letter producer for {brokers}"))?;
         Ok(DeadLetters {
             producer,
@@ -285,6 +285,24 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The producer's client context: an outage is reported once by the
+/// pipeline (`sluice_dependency_up`), so librdkafka's own all-brokers-down
+/// and reconnect errors, repeated every few seconds, go to debug.
+struct QuietContext;
+
+impl rdkafka::ClientContext for QuietContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        match error.rdkafka_error_code() {
+            Some(
+                RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::Resolve,
+            ) => tracing::debug!(error = %error, reason, "dead-letter producer: Kafka unreachable"),
+            _ => tracing::warn!(error = %error, reason, "dead-letter producer error"),
+        }
+    }
 }
 
 /// What a dead letter says in place of a payload too large to carry.

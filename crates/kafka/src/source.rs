@@ -215,6 +215,18 @@ impl KafkaSource {
             .set("auto.offset.reset", &config.auto_offset_reset)
             .set("statistics.interval.ms", "5000")
             .set("enable.partition.eof", "false");
+        // KIP-848's protocol keeps the session timeout on the broker and
+        // refuses the client setting.
+        if config.options.get("group.protocol").map(String::as_str) != Some("consumer") {
+            client.set(
+                "session.timeout.ms",
+                config.session_timeout.as_millis().to_string(),
+            );
+        }
+        if let Some(id) = config.instance_id() {
+            tracing::info!(instance = %id, "static group membership: a restart takes the partitions back at once");
+            client.set("group.instance.id", id);
+        }
         for (k, v) in &config.options {
             client.set(k, v);
         }

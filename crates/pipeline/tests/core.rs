@@ -18,10 +18,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-fn component(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
+/// A component built by sluice-test-programs, by crate name.
+fn component(name: &str) -> PathBuf {
+    sluice_test_programs::path(name)
 }
 
 /// A sink that keeps rows in memory, and can be told to be down.
@@ -218,7 +217,7 @@ fn acks_until(rx: &std_mpsc::Receiver<Ack>, end: i64) -> Vec<i64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acks_come_in_offset_order_and_only_after_the_rows_are_written() {
-    let h = harness("plugins/dist/flatten.wasm", BreakerConfig::default(), 50);
+    let h = harness("flatten", BreakerConfig::default(), 50);
     // Down for the first 5 writes: no ack may come before the rows are in.
     h.sink.down_for.store(5, Ordering::SeqCst);
     let Running {
@@ -274,7 +273,7 @@ async fn an_open_breaker_holds_the_batch_until_a_new_version_is_active() {
         min_records: 1,
         ..BreakerConfig::default()
     };
-    let h = harness("target/test-guests/trap-always.wasm", breaker, 20);
+    let h = harness("trap-always", breaker, 20);
     let Running {
         acks,
         cancel,
@@ -287,7 +286,7 @@ async fn an_open_breaker_holds_the_batch_until_a_new_version_is_active() {
     assert!(h.letters.0.lock().unwrap().is_empty(), "nor dead-lettered");
     assert!(h.sink.rows.lock().unwrap().is_empty());
     // A fix goes live: the held batch is processed by it.
-    let fixed = std::fs::read(component("plugins/dist/flatten.wasm")).unwrap();
+    let fixed = std::fs::read(component("flatten")).unwrap();
     h.shared.deployer.deploy("fix".into(), fixed).await.unwrap();
     let seen = tokio::task::spawn_blocking(move || acks_until(&acks, 20))
         .await
@@ -301,10 +300,10 @@ async fn an_open_breaker_holds_the_batch_until_a_new_version_is_active() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_swap_takes_effect_at_a_batch_boundary() {
-    let h = harness("plugins/dist/flatten.wasm", BreakerConfig::default(), 10);
+    let h = harness("flatten", BreakerConfig::default(), 10);
     let v2 = Plugin::load_file(
         &h.engine,
-        &component("target/test-guests/flatten-v2.wasm"),
+        &component("flatten-v2"),
         vec![],
         Limits::default(),
     )
@@ -346,7 +345,7 @@ async fn a_swap_takes_effect_at_a_batch_boundary() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_and_rejected_records_are_dead_lettered_and_the_rest_land() {
-    let h = harness("plugins/dist/flatten.wasm", BreakerConfig::default(), 100);
+    let h = harness("flatten", BreakerConfig::default(), 100);
     let mut messages = users(0, 10);
     messages[3].payload = Some(b"not json".to_vec());
     messages[7].payload = Some(br#"{"no": "user"}"#.to_vec());
