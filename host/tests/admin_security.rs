@@ -789,16 +789,7 @@ async fn plugin_and_uploader_strings_are_escaped_in_the_page_and_json_encoded_in
     let (topic, ks) = (unique("esc"), unique("ks"));
     create_topic(&topic, 1).await;
     let dir = tempfile::tempdir().unwrap();
-    let schema = dir.path().join("schema.cql");
-    std::fs::write(
-        &schema,
-        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication};\n\
-         CREATE TABLE IF NOT EXISTS {keyspace}.records (offset bigint PRIMARY KEY, plugin_version text);\n",
-    )
-    .unwrap();
-    let mut config = test_config(&topic, &ks);
-    config.cassandra.schema_file = Some(schema);
-    config.pipeline.default_table = "records".into();
+    let mut config = records_config(&topic, &ks, &dir.path().join("schema.cql"));
     config.admin.token = Some(TOKEN.into());
     let running = Pipeline::start(config, guest_path("loop-forever"), false).await;
     let addr = running.admin;

@@ -408,15 +408,7 @@ fn a_batch_of_huge_errors_does_not_make_the_host_hold_them_all() {
 
 /// A keyspace whose default table takes the test guests' rows.
 fn pipeline_config(topic: &str, ks: &str, schema: &std::path::Path) -> Config {
-    std::fs::write(
-        schema,
-        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication};\n\
-         CREATE TABLE IF NOT EXISTS {keyspace}.records (offset bigint PRIMARY KEY, plugin_version text);\n",
-    )
-    .unwrap();
-    let mut c = test_config(topic, ks);
-    c.cassandra.schema_file = Some(schema.to_path_buf());
-    c.pipeline.default_table = "records".into();
+    let mut c = records_config(topic, ks, schema);
     // The defaults, stated: a million log calls take about 1.3 s in a debug
     // build, well inside 5 s, and the 60 MiB outputs fit 128 MiB of memory
     // (under a smaller cap they would be memory traps, not what is tested).

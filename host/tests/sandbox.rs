@@ -18,15 +18,7 @@ fn guest_path(name: &str) -> PathBuf {
 
 /// A keyspace whose default table takes the test guests' rows.
 fn config(topic: &str, ks: &str, schema: &std::path::Path) -> Config {
-    std::fs::write(
-        schema,
-        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication};\n\
-         CREATE TABLE IF NOT EXISTS {keyspace}.records (offset bigint PRIMARY KEY, plugin_version text);\n",
-    )
-    .unwrap();
-    let mut c = test_config(topic, ks);
-    c.cassandra.schema_file = Some(schema.to_path_buf());
-    c.pipeline.default_table = "records".into();
+    let mut c = records_config(topic, ks, schema);
     c.limits.call_timeout = Duration::from_millis(300);
     c.limits.memory_bytes = 32 << 20;
     c.limits.max_rows_per_record = 1000;

@@ -58,16 +58,8 @@ impl HostState {
 /// The longest log message or panic message kept from a plugin.
 const MAX_LOG_TEXT: usize = 4096;
 
-fn cut(mut text: String) -> String {
-    if text.len() > MAX_LOG_TEXT {
-        let mut end = MAX_LOG_TEXT;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str("...");
-    }
-    text
+fn cut(text: String) -> String {
+    sluice_model::text::cut(text, MAX_LOG_TEXT)
 }
 
 /// WASI for components that import it (e.g. built for `wasm32-wasip2`, or by

@@ -371,20 +371,8 @@ fn check_exports(engine: &Engine, component: &Component) -> Result<(), String> {
 /// The most bytes of a plugin's own text (a bad-input message, a reason) kept.
 pub const MAX_PLUGIN_TEXT: usize = 4096;
 
-/// `text` cut to [`MAX_PLUGIN_TEXT`] bytes at a character boundary, its
-/// excess memory given back.
-fn cut_text(mut text: String) -> String {
-    if text.len() > MAX_PLUGIN_TEXT {
-        let total = text.len();
-        let mut end = MAX_PLUGIN_TEXT - 48;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str(&format!("... ({} more bytes cut)", total - end));
-        text.shrink_to_fit();
-    }
-    text
+fn cut_text(text: String) -> String {
+    sluice_model::text::cut(text, MAX_PLUGIN_TEXT)
 }
 
 /// How a deadline trap's message starts.

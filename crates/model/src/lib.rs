@@ -7,6 +7,7 @@
 
 pub mod duration;
 mod secret;
+pub mod text;
 
 pub use secret::Secret;
 

@@ -72,20 +72,9 @@ impl<'a> DeadLetter<'a> {
     }
 }
 
-/// `text` cut to [`MAX_TEXT`] bytes at a character boundary, saying how much was cut.
-pub fn bounded(mut text: String) -> String {
-    if text.len() <= MAX_TEXT {
-        return text;
-    }
-    let total = text.len();
-    let mut end = MAX_TEXT - 64;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push_str(&format!("... ({} more bytes cut)", total - end));
-    text.shrink_to_fit();
-    text
+/// `text` cut to [`MAX_TEXT`] bytes, saying how much was cut.
+pub fn bounded(text: String) -> String {
+    sluice_model::text::cut(text, MAX_TEXT)
 }
 
 #[cfg(test)]

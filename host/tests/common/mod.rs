@@ -152,6 +152,26 @@ pub fn test_config(topic: &str, keyspace: &str) -> host::config::Config {
     c
 }
 
+/// [`test_config`] with a `records (offset bigint, plugin_version text)`
+/// default table, the one the test guests write; its schema file goes to
+/// `schema`.
+pub fn records_config(
+    topic: &str,
+    keyspace: &str,
+    schema: &std::path::Path,
+) -> host::config::Config {
+    std::fs::write(
+        schema,
+        "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication};\n\
+         CREATE TABLE IF NOT EXISTS {keyspace}.records (offset bigint PRIMARY KEY, plugin_version text);\n",
+    )
+    .unwrap();
+    let mut c = test_config(topic, keyspace);
+    c.cassandra.schema_file = Some(schema.to_path_buf());
+    c.pipeline.default_table = "records".into();
+    c
+}
+
 /// Produces users keyed by their `login.uuid`, as JSON.
 pub async fn produce_users(producer: &FutureProducer, topic: &str, users: &[serde_json::Value]) {
     for u in users {
