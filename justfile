@@ -45,7 +45,7 @@ setup:
 test: setup build-plugins build-test-guests
     cd plugins/flatten-js && node --test
     ~/.cache/sluice/tools/componentize-py-0.25.1/bin/python -m unittest discover -s plugins/flatten-py
-    bash scripts/with-services.sh cargo test --workspace
+    bash scripts/with-services.sh cargo test --workspace --no-fail-fast
     {{just_executable()}} test-outages
 
 # host/tests/outages.rs stops and starts the shared services itself, so nothing else may use them.

@@ -20,6 +20,16 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A client that opens a connection per request: the host answers a refused
+/// upload before reading its body and then closes the connection, and a
+/// pooled client may race that close with its next request on it.
+fn fresh_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
 const TOKEN: &str = "admin-security-token-3f9c";
 const LIMIT: u64 = 128 << 20;
 const WRONG_TOKEN_TEXT: &str = "missing or wrong admin token";
@@ -274,7 +284,7 @@ async fn a_wrong_or_missing_token_is_refused_on_every_state_changing_route_befor
     }
 
     // The page's forms: the token is a field, read before the file.
-    let client = reqwest::Client::new();
+    let client = fresh_client();
     for token in ["", "wrong"] {
         let (code, body) = form_deploy(
             &client,
@@ -367,7 +377,7 @@ async fn without_a_configured_token_every_state_changing_route_answers_403() {
     )
     .await;
     assert_eq!(a.status, 403, "{a:?}");
-    let client = reqwest::Client::new();
+    let client = fresh_client();
     let (code, body) =
         form_deploy(&client, addr, "", "flatten-v2.wasm", &guest("flatten-v2")).await;
     assert_eq!(code, 403, "{body}");
@@ -392,7 +402,7 @@ async fn without_a_configured_token_every_state_changing_route_answers_403() {
 async fn non_components_random_bytes_and_empty_files_are_refused_with_a_clear_message() {
     let running = start(Some(TOKEN)).await;
     let addr = running.admin;
-    let client = reqwest::Client::new();
+    let client = fresh_client();
     let before = state(&running).await;
     let mut random = vec![0u8; 256 << 10];
     rand::Rng::fill(&mut rand::rng(), &mut random[..]);
@@ -793,7 +803,7 @@ async fn plugin_and_uploader_strings_are_escaped_in_the_page_and_json_encoded_in
     config.admin.token = Some(TOKEN.into());
     let running = Pipeline::start(config, guest_path("loop-forever"), false).await;
     let addr = running.admin;
-    let client = reqwest::Client::new();
+    let client = fresh_client();
 
     // A plugin whose name and version are markup and metric syntax. The host
     // may refuse such a name; either way the name must come back escaped.
@@ -1119,7 +1129,7 @@ async fn secrets_stay_secret(format: &str) {
         Duration::from_secs(120),
     )
     .await;
-    let client = reqwest::Client::new();
+    let client = fresh_client();
     let get = |path: &str| {
         let client = client.clone();
         let url = format!("http://{admin}{path}");
@@ -1230,6 +1240,11 @@ async fn secrets_stay_secret(format: &str) {
         "\"level\":\"TRACE\""
     };
     assert!(log.contains(trace), "no trace lines in the {format} log");
+    // Written to a file, the log carries no colour codes (grep, log shippers).
+    assert!(
+        !log.contains('\x1b'),
+        "ANSI escape codes in a {format} log written to a file"
+    );
     if !text_format {
         let first = log.lines().find(|l| l.contains("admin endpoint")).unwrap();
         serde_json::from_str::<serde_json::Value>(first).expect("JSON lines");

@@ -203,6 +203,31 @@ async fn write_times(
         .collect()
 }
 
+/// The sum of `group`'s committed offsets on `partitions` partitions of
+/// `topic` (read without joining the group).
+fn committed_total(topic: &str, group: &str, partitions: i32) -> i64 {
+    let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", group)
+        .create()
+        .unwrap();
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let committed = consumer
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    committed
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
     let (topic, ks) = (unique("restart"), unique("ks"));
@@ -287,8 +312,24 @@ async fn kill_9_mid_stream_loses_nothing() {
     }
     child.kill().unwrap(); // SIGKILL: no chance to commit
     child.wait().unwrap();
+    // What the dead host left: rows written, and offsets committed. Rows of
+    // offsets below the committed ones are all written (one row a record),
+    // so at most `written - committed` rows can be written again.
+    let before = write_times(&s, &table).await;
+    let committed = committed_total(&topic, &group, 2);
     let mut child = spawn();
     wait_for_rows(&s, &table, n as i64, Duration::from_secs(180)).await;
+    let after = write_times(&s, &table).await;
+    let rewritten = before.iter().filter(|(id, t)| after[id] != **t).count();
+    let tail = before.len() as i64 - committed;
+    eprintln!(
+        "kill -9: {} rows written, {committed} offsets committed, {rewritten} rows written again after the restart (bound: the uncommitted tail, {tail})",
+        before.len()
+    );
+    assert!(
+        rewritten as i64 <= tail,
+        "{rewritten} rows rewritten, more than the uncommitted tail of {tail}"
+    );
     // SIGTERM: a clean stop exits 0.
     let pid = child.id().to_string();
     std::process::Command::new("kill")
