@@ -11,8 +11,8 @@
 //! listens on a loopback address.
 
 use crate::config::AdminConfig;
-use crate::metrics::Metrics;
 use sluice_pipeline::ActivePlugin;
+use sluice_pipeline::Metrics;
 
 /// The deployer the endpoint drives (rows go to Cassandra).
 type Deployer = sluice_pipeline::Deployer<sluice_cassandra::Sink>;

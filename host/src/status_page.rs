@@ -10,9 +10,9 @@
 //! [`content_security_policy`] allows only this module's own inline style and
 //! script, by hash, as a second line of defence.
 
-use crate::live::{Bucket, DependencyState, LiveSnapshot};
-use crate::pipeline::{Stall, VersionEntry};
 use sha2::{Digest, Sha256};
+use sluice_pipeline::telemetry::live::{Bucket, DependencyState, LiveSnapshot};
+use sluice_pipeline::{Stall, VersionEntry};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write};
 use std::sync::LazyLock;
@@ -803,7 +803,7 @@ fn ratio(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::live::{DeadLetterSample, PartitionProgress};
+    use sluice_pipeline::telemetry::live::{DeadLetterSample, PartitionProgress};
 
     const NOW_MS: u64 = 1_700_000_000_000;
 

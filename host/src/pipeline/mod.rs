@@ -140,13 +140,18 @@ pub async fn run(
     )?;
     tracing::info!(topics = ?config.pipeline.topics, group = %config.kafka.group_id, "consuming");
 
-    let pipeline = tokio::spawn(sluice_pipeline::run(shared, feeds, acks, cancel.clone()));
-    shutdown.await;
-    tracing::info!("shutdown requested");
+    let mut pipeline = tokio::spawn(sluice_pipeline::run(shared, feeds, acks, cancel.clone()));
+    tokio::select! {
+        _ = shutdown => tracing::info!("shutdown requested"),
+        // Only if the source went away (its poll thread ended): stop too.
+        _ = &mut pipeline => tracing::error!("the Kafka source stopped feeding partitions; stopping"),
+    }
     cancel.cancel();
     // The poll thread waits for the workers' in-flight batches and commits.
     tokio::task::spawn_blocking(move || source.join()).await?;
-    pipeline.await?;
+    if !pipeline.is_finished() {
+        pipeline.await?;
+    }
     admin.abort();
     tracing::info!("stopped cleanly");
     Ok(())
