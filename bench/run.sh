@@ -103,6 +103,9 @@ export -f measure say
 # Arrays do not cross `bash -c`: hand them over as words.
 export host_config_words="${host_config[*]}"
 export bench results rounds min_seconds count partitions repeat live spark swap swaps
+# A drain at full speed plus the harness's count(*) polling ran a 1G Cassandra heap out
+# of memory (2026-12-01); services started here get 2G (running ones keep theirs).
+export SLUICE_CASSANDRA_HEAP=${SLUICE_CASSANDRA_HEAP:-2G}
 bash scripts/with-services.sh bash -c measure
 
 date=$(date +%F)
