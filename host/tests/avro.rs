@@ -15,14 +15,6 @@ fn host() -> Command {
     Command::new(env!("CARGO_BIN_EXE_host"))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Ingests `n` users of `seed` from a local users API into `topic`.
 fn ingest(api: &str, topic: &str, n: usize, seed: &str, format: &str) {
     let status = host()

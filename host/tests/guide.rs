@@ -217,8 +217,8 @@ impl Walkthrough {
             name: format!("guide-demo-{}", &id[..8]),
             topic: common::unique("guide"),
             keyspace: common::unique("guide"),
-            admin: format!("127.0.0.1:{}", free_port()),
-            users_api: format!("127.0.0.1:{}", free_port()),
+            admin: format!("127.0.0.1:{}", common::free_port()),
+            users_api: format!("127.0.0.1:{}", common::free_port()),
             scratch: tempfile::tempdir().unwrap(),
             background: Vec::new(),
             runtime: tokio::runtime::Runtime::new().unwrap(),
@@ -582,14 +582,6 @@ fn remove_build_output(prefix: &str, age: Duration) {
             }
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

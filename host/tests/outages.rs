@@ -690,14 +690,6 @@ impl Drop for Child {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "stops and starts the shared services: run alone, see justfile test-outages"]
 async fn kafka_down_for_a_minute_neither_kills_nor_spins_the_host() {

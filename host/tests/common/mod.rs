@@ -21,6 +21,15 @@ pub fn registry_url() -> String {
         .unwrap_or_else(|_| "http://127.0.0.1:8081/apis/ccompat/v7".into())
 }
 
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A name no other test run uses.
 pub fn unique(prefix: &str) -> String {
     format!(
