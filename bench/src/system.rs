@@ -158,6 +158,18 @@ pub fn spawn(kind: Kind, launch: &Launch, t: &Target<'_>) -> Result<Running> {
     Ok(Running { child, pid, log })
 }
 
+/// A system still running when its `Running` goes away (an error in the
+/// bench, say) is killed with its process group, never left behind.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let group = format!("-{}", self.pid);
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Running {
     /// SIGTERM to the whole group, then SIGKILL after `grace`.
     pub fn stop(mut self, grace: Duration) {
