@@ -16,7 +16,6 @@ use common::*;
 use host::config::Config;
 use host::engine::{CallError, Engine, Limits, LoadError, Plugin, RecordResult};
 use host::model::{Cell, Origin, Outcome, Record};
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -428,13 +427,7 @@ struct Letter {
 /// The first `n` dead letters of `topic`, then a short wait to see there
 /// are no more.
 async fn dead_letters(topic: &str, n: usize) -> Vec<Letter> {
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("dlq"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let consumer = dlq_consumer(topic);
     let mut out = Vec::new();
     loop {
         let wait = if out.len() < n {

@@ -44,14 +44,7 @@ async fn dead_letters(
     topic: &str,
     n: usize,
 ) -> BTreeMap<String, (BTreeMap<String, String>, usize)> {
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("dlq"))
-        .set("auto.offset.reset", "earliest")
-        .set("fetch.message.max.bytes", "2000000")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let consumer = dlq_consumer(topic);
     let mut out = BTreeMap::new();
     while out.len() < n {
         let m = tokio::time::timeout(Duration::from_secs(90), consumer.recv())

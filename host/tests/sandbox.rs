@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use host::config::Config;
-use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,13 +26,7 @@ fn config(topic: &str, ks: &str, schema: &std::path::Path) -> Config {
 
 /// The `sluice.reason` headers of the first `n` dead letters of `topic`.
 async fn dead_letter_reasons(topic: &str, n: usize) -> Vec<(String, String)> {
-    let consumer: StreamConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", unique("dlq"))
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    let consumer = dlq_consumer(topic);
     let mut out = Vec::new();
     while out.len() < n {
         let m = tokio::time::timeout(Duration::from_secs(60), consumer.recv())

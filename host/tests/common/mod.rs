@@ -21,6 +21,21 @@ pub fn registry_url() -> String {
         .unwrap_or_else(|_| "http://127.0.0.1:8081/apis/ccompat/v7".into())
 }
 
+/// A consumer of `topic`'s dead-letter topic from its start, in a group of
+/// its own (fetches sized for letters near 1 MB).
+pub fn dlq_consumer(topic: &str) -> rdkafka::consumer::StreamConsumer {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", unique("dlq"))
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.message.max.bytes", "2000000")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&format!("{topic}.dlq")]).unwrap();
+    consumer
+}
+
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -42,8 +42,8 @@ pub async fn validate<S: RowSink>(
             _ => continue,
         };
         for row in rows {
-            let name = row.table.clone().unwrap_or_default();
-            let table = sink.table(&name).await?;
+            // `dispose` set every row's table.
+            let table = sink.table(row.table.as_deref().unwrap_or_default()).await?;
             S::bind(&table, row, &stamp).map_err(|e| {
                 anyhow::anyhow!("plugin {} writes rows that do not fit: {e}", plugin.info())
             })?;
