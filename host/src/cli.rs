@@ -39,16 +39,34 @@ pub enum PluginCommand {
     Deploy {
         /// The component file.
         file: PathBuf,
+        /// A plugin setting that goes with this version (`KEY=VALUE`, repeatable);
+        /// it overrides the host's `pipeline.plugin-config` key of that name.
+        #[arg(long = "plugin-config", value_name = "KEY=VALUE")]
+        plugin_config: Vec<String>,
+        /// Additive CQL applied once before activation (`CREATE TABLE IF NOT
+        /// EXISTS`, `ALTER TABLE ... ADD`), statements separated by `;`.
+        #[arg(long, value_name = "FILE")]
+        cql: Option<PathBuf>,
+        /// Print the answer as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         admin: AdminArgs,
     },
     /// Make the previous version current again (it is still compiled: instant).
     Rollback {
+        /// Print the answer as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Show the active version, earlier ones, first offsets and swap stalls.
+    /// Show the group's active version, every host of the group (version,
+    /// partitions, lag, last seen), earlier versions and swap stalls.
     Status {
+        /// Print the host's whole status as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         admin: AdminArgs,
     },

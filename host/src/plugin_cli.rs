@@ -22,7 +22,7 @@ pub async fn run(command: PluginCommand) -> Result<()> {
         .build()
         .context("building the HTTP client")?;
     let (request, admin) = match &command {
-        PluginCommand::Deploy { file, admin } => {
+        PluginCommand::Deploy { file, admin, .. } => {
             let base = base_url(admin)?;
             let size = std::fs::metadata(file)
                 .with_context(|| format!("reading {}", file.display()))?
@@ -52,12 +52,12 @@ pub async fn run(command: PluginCommand) -> Result<()> {
                 .body(bytes);
             (req, admin)
         }
-        PluginCommand::Rollback { admin } => {
+        PluginCommand::Rollback { admin, .. } => {
             let base = base_url(admin)?;
             check_token(&client, &base, admin).await?;
             (client.post(endpoint(&base, "/api/plugin/rollback")), admin)
         }
-        PluginCommand::Status { admin } => (
+        PluginCommand::Status { admin, .. } => (
             client.get(endpoint(&base_url(admin)?, "/api/status")),
             admin,
         ),
