@@ -13,6 +13,8 @@
 use crate::config::AdminConfig;
 use sluice_pipeline::ActivePlugin;
 use sluice_pipeline::Metrics;
+use sluice_pipeline::DeployRequest;
+use std::collections::BTreeMap;
 
 /// The deployer the endpoint drives (rows go to Cassandra).
 type Deployer = sluice_pipeline::Deployer<sluice_cassandra::Sink>;
@@ -89,6 +91,7 @@ pub async fn serve(
         )
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/api/status", get(status))
         .route(AUTH_PATH, get(auth_check))
         .route("/api/plugin/deploy", post(deploy))
@@ -137,7 +140,51 @@ async fn status(State(s): State<AdminState>) -> impl IntoResponse {
         "versions": s.deployer.history.versions(),
         "stalls": s.deployer.history.stalls(),
         "live": s.metrics.live.snapshot(),
+        "ready": s.metrics.live.waiting().is_empty(),
+        "waiting": s.metrics.live.waiting(),
+        "fleet": s.deployer.fleet.as_ref().map(|f| f.status()),
     }))
+}
+
+/// Readiness, for load balancers and Kubernetes: ready once the host is a
+/// member of its consumer group and runs the group's version; 503 with the
+/// reasons until then.
+async fn ready(State(s): State<AdminState>) -> Response {
+    let waiting = s.metrics.live.waiting();
+    let code = if waiting.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        Json(serde_json::json!({"ready": waiting.is_empty(), "waiting": waiting})),
+    )
+        .into_response()
+}
+
+/// `?config=KEY%3DVALUE` (repeatable) and `?cql=...` of a deploy request.
+fn deploy_params(query: Option<&str>) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
+    let mut config = BTreeMap::new();
+    let mut cql = Vec::new();
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match &*k {
+            "config" => {
+                let (key, value) = v.split_once('=').ok_or_else(|| {
+                    format!("config={v:?} is not KEY=VALUE (e.g. config=mask%3Demail)")
+                })?;
+                config.insert(key.trim().to_string(), value.to_string());
+            }
+            "cql" => cql.extend(
+                v.split(';')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string),
+            ),
+            other => return Err(format!("unknown deploy parameter {other:?} (known: config, cql)")),
+        }
+    }
+    Ok((config, cql))
 }
 
 /// Why a token was not accepted.
@@ -239,10 +286,23 @@ fn too_large_text(declared: Option<u64>, limit: usize) -> String {
     }
 }
 
-async fn deploy(State(s): State<AdminState>, headers: HeaderMap, body: Body) -> Response {
+async fn deploy(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if let Some(r) = unauthorized(&s, &headers) {
         return r;
     }
+    let (plugin_config, cql) = match deploy_params(uri.query()) {
+        Ok(p) => p,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let wants_json = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
     // Refused on its declared length alone: nothing of it is read.
     if let Some(n) = content_length(&headers).filter(|&n| n > MAX_PLUGIN_BYTES as u64) {
         return (
@@ -290,12 +350,29 @@ async fn deploy(State(s): State<AdminState>, headers: HeaderMap, body: Body) -> 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("admin upload")
         .to_string();
-    match s.deployer.deploy(source, bytes).await {
+    let request = DeployRequest {
+        source,
+        bytes,
+        plugin_config,
+        cql,
+    };
+    match s.deployer.deploy_request(request).await {
         Ok(d) => (
             StatusCode::OK,
             Json(serde_json::to_value(d).unwrap_or_default()),
         )
             .into_response(),
+        Err(e) if wants_json => {
+            let answers = e
+                .downcast_ref::<sluice_pipeline::Refused>()
+                .map(|r| r.answers.clone())
+                .unwrap_or_default();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({"error": format!("{e:#}"), "answers": answers})),
+            )
+                .into_response()
+        }
         Err(e) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("deploy rejected: {e:#}\n"),

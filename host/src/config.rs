@@ -9,7 +9,7 @@ pub use sluice_cassandra::CassandraConfig;
 pub use sluice_codec::RegistryConfig;
 pub use sluice_kafka::KafkaConfig;
 pub use sluice_model::Secret;
-pub use sluice_pipeline::{BreakerConfig, PipelineConfig};
+pub use sluice_pipeline::{BreakerConfig, FleetConfig, PipelineConfig};
 use std::path::Path;
 
 /// The whole configuration of `host run`.
@@ -23,6 +23,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub limits: Limits,
     pub breaker: BreakerConfig,
+    pub fleet: FleetConfig,
 }
 
 /// The admin endpoint: metrics, status page, deploys.
@@ -91,6 +92,10 @@ impl Config {
                 *target = Some(v);
             }
         };
+        if let Some(v) = var("SLUICE_FLEET") {
+            // Anything but an explicit "off" keeps the default (on).
+            self.fleet.enabled = !matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "off" | "no");
+        }
         opt(&mut self.registry.username, "SLUICE_REGISTRY_USERNAME");
         opt(&mut self.kafka.instance_id, "SLUICE_KAFKA_INSTANCE_ID");
         opt(&mut self.cassandra.username, "SLUICE_CASSANDRA_USERNAME");
@@ -120,6 +125,13 @@ impl Config {
             bail!("pipeline.batch-size must be at least 1");
         }
         sluice_cassandra::parse_consistency(&self.cassandra.consistency)?;
+        if self.fleet.heartbeat.is_zero() || self.fleet.answer_timeout < self.fleet.heartbeat * 3 {
+            bail!(
+                "fleet.answer-timeout ({:?}) must be at least three fleet.heartbeat intervals ({:?} each), and the heartbeat above zero",
+                self.fleet.answer_timeout,
+                self.fleet.heartbeat
+            );
+        }
         // Said in the first second, not after connecting to everything.
         if let Ok(addr) = self.admin.listen.parse::<std::net::SocketAddr>() {
             let has_token = self.admin.token.as_deref().is_some_and(|t| !t.is_empty());

@@ -5,6 +5,7 @@
 //! pipeline's ports, nothing of wasmtime or Kafka.
 
 pub mod config;
+pub mod schema_change;
 pub mod sink;
 pub mod table;
 

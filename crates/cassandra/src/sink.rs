@@ -2,6 +2,7 @@
 //! concurrent idempotent writes with retries.
 
 use crate::config::CassandraConfig;
+use crate::schema_change;
 use crate::table::{BoundRow, CqlType, TableSchema};
 use anyhow::{bail, Context, Result};
 use futures::stream::{self, TryStreamExt};
@@ -270,6 +271,30 @@ impl RowSink for Sink {
 
     fn table_of(bound: &BoundRow) -> &str {
         &bound.table.name
+    }
+
+    async fn alter(&self, statements: &[String]) -> Result<(), String> {
+        // All checked before any runs: a refused deploy changes nothing.
+        let checked: Vec<String> = statements
+            .iter()
+            .map(|s| schema_change::additive(s, &self.keyspace))
+            .collect::<Result<_, _>>()?;
+        for statement in &checked {
+            match self.session.query_unpaged(statement.as_str(), ()).await {
+                Ok(_) => tracing::info!(%statement, "applied the deploy's CQL"),
+                Err(e) if schema_change::already_done(&e.to_string()) => {
+                    tracing::info!(%statement, "the deploy's CQL was already applied")
+                }
+                Err(e) => return Err(format!("running `{statement}`: {e}")),
+            }
+        }
+        self.refresh().await;
+        Ok(())
+    }
+
+    async fn refresh(&self) {
+        self.tables.lock().await.clear();
+        self.statements.lock().await.clear();
     }
 }
 

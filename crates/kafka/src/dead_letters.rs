@@ -47,7 +47,7 @@ pub struct DeadLetters {
 
 /// The librdkafka options a producer or admin client may take from
 /// `kafka.options` (consumer-only ones would make it refuse to start).
-fn client_options(config: &mut ClientConfig, options: &BTreeMap<String, String>) {
+pub(crate) fn client_options(config: &mut ClientConfig, options: &BTreeMap<String, String>) {
     for (k, v) in options {
         if !k.starts_with("group.")
             && !k.starts_with("auto.")
@@ -279,7 +279,7 @@ impl DeadLetterSink for DeadLetters {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes)
         .iter()
@@ -290,7 +290,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// The producer's client context: an outage is reported once by the
 /// pipeline (`sluice_dependency_up`), so librdkafka's own all-brokers-down
 /// and reconnect errors, repeated every few seconds, go to debug.
-struct QuietContext;
+pub(crate) struct QuietContext;
 
 impl rdkafka::ClientContext for QuietContext {
     fn error(&self, error: KafkaError, reason: &str) {

@@ -5,9 +5,11 @@
 //! ports, nothing of wasmtime or Cassandra.
 
 pub mod config;
+pub mod control;
 pub mod dead_letters;
 pub mod source;
 
 pub use config::KafkaConfig;
+pub use control::KafkaControlLog;
 pub use dead_letters::DeadLetters;
 pub use source::KafkaSource;

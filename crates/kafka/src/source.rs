@@ -23,6 +23,8 @@ use tokio::sync::mpsc;
 
 /// How long a revoke or shutdown waits for a worker's in-flight batch.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an assignment waits for a partition's end offset.
+const END_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct PartitionState {
     tx: mpsc::Sender<SourceMessage>,
@@ -96,14 +98,24 @@ impl ConsumerContext for SourceContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
+            self.metrics.live.set_waiting("group", None);
             let mut partitions = self.partitions.lock().expect("partition map");
             for e in tpl.elements() {
                 let key = (e.topic().to_string(), e.partition());
                 if partitions.contains_key(&key) {
                     continue;
                 }
+                // Where the partition ends now: records before it may have
+                // been transformed by its previous owner (see the fleet's barriers).
+                let end_offset = match consumer.fetch_watermarks(&key.0, key.1, END_TIMEOUT) {
+                    Ok((_, high)) => Some(high),
+                    Err(e) => {
+                        tracing::warn!(topic = %key.0, partition = key.1, error = %e, "cannot read the partition's end at assignment");
+                        None
+                    }
+                };
                 let (tx, rx) = mpsc::channel(self.buffer);
                 let (done_tx, done_rx) = std_mpsc::sync_channel(1);
                 let cancel = self.shutdown.child_token();
@@ -113,6 +125,7 @@ impl ConsumerContext for SourceContext {
                     messages: rx,
                     cancel: cancel.clone(),
                     done: done_tx,
+                    end_offset,
                 };
                 if self.feeds.send(feed).is_err() {
                     return;
@@ -205,6 +218,13 @@ impl KafkaSource {
         metrics: Arc<Metrics>,
     ) -> Result<(Self, std_mpsc::Sender<Ack>)> {
         let (ack_tx, ack_rx) = std_mpsc::channel();
+        metrics.live.set_waiting(
+            "group",
+            Some(format!(
+                "not yet a member of consumer group {} (no partitions assigned yet)",
+                config.group_id
+            )),
+        );
         let mut client = ClientConfig::new();
         client
             .set("bootstrap.servers", &config.brokers)

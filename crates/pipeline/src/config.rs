@@ -64,3 +64,32 @@ impl Default for PipelineConfig {
         }
     }
 }
+
+/// Fleet deploys (`[fleet]` in sluice.toml): the group's durable deploy log.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct FleetConfig {
+    /// Share deploys with every host of the consumer group through a log in
+    /// Kafka, and start from the group's version. False: this host alone,
+    /// versions in memory (a restart goes back to `--plugin`). Env: SLUICE_FLEET.
+    pub enabled: bool,
+    /// Control topics are `<prefix>.<group>.deploys|barriers|members|plugins`.
+    pub topic_prefix: String,
+    /// How often a host tells the group it is alive.
+    #[serde(with = "sluice_model::duration")]
+    pub heartbeat: Duration,
+    /// How long a deploy waits for every live host's answer.
+    #[serde(with = "sluice_model::duration")]
+    pub answer_timeout: Duration,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        FleetConfig {
+            enabled: true,
+            topic_prefix: "_sluice".into(),
+            heartbeat: Duration::from_secs(2),
+            answer_timeout: Duration::from_secs(30),
+        }
+    }
+}

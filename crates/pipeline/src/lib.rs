@@ -10,12 +10,14 @@
 //! - [`stages`]: decode -> transform -> bind -> write + dead-letter, with
 //!   the outcome [`policy`] and the [`breaker`] in between;
 //! - [`control`]: the active version, deploys, validation, swap history;
+//! - [`fleet`]: the group's durable deploy log, two-phase deploys, barriers;
 //! - [`telemetry`]: metrics, the status page's live view, events.
 
 pub mod breaker;
 pub mod config;
 pub mod control;
 pub mod dead_letter;
+pub mod fleet;
 pub mod policy;
 pub mod ports;
 mod run;
@@ -24,12 +26,13 @@ pub mod telemetry;
 pub mod worker;
 
 pub use breaker::{Breaker, BreakerConfig};
-pub use config::PipelineConfig;
+pub use config::{FleetConfig, PipelineConfig};
 pub use control::{
     ActivePlugin, DeploySettings, Deployed, Deployer, PluginSlot, RecentRecords, Stall,
     SwapHistory, VersionEntry,
 };
 pub use dead_letter::{DeadLetter, Reason};
+pub use fleet::{DeployRequest, Fleet, FleetSettings, Refused};
 pub use ports::{Ack, BindError, DeadLetterSink, PartitionFeed, RowSink, Stamp};
 pub use run::run;
 pub use stages::{Shared, Unfinished};

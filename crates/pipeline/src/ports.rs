@@ -54,6 +54,24 @@ pub trait RowSink: Send + Sync + 'static {
 
     /// The table a bound row goes to, for counting.
     fn table_of(bound: &Self::Bound) -> &str;
+
+    /// Applies schema statements that go with a plugin version. The sink
+    /// refuses anything that is not additive (and then applies none of
+    /// them), and forgets its cached tables. Sinks without a schema refuse.
+    fn alter(&self, statements: &[String]) -> impl Future<Output = Result<(), String>> + Send {
+        let n = statements.len();
+        async move {
+            Err(format!(
+                "this sink takes no schema changes ({n} statements given)"
+            ))
+        }
+    }
+
+    /// Forgets cached tables, so the next [`table`](Self::table) reads them
+    /// again (another host altered them).
+    fn refresh(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// Where dead letters go. Object-safe: dead letters are few and off the hot path.
@@ -77,6 +95,9 @@ pub struct PartitionFeed {
     pub cancel: CancellationToken,
     /// The worker drops this when it returns; the source waits for that.
     pub done: std::sync::mpsc::SyncSender<()>,
+    /// The partition's end when it was assigned, if the source knows it:
+    /// records before it may have been transformed by a previous owner.
+    pub end_offset: Option<i64>,
 }
 
 /// "Every record of `topic`/`partition` before `next_offset` is done."

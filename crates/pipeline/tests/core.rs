@@ -190,6 +190,7 @@ fn start_worker(h: &Harness, messages: Vec<SourceMessage>) -> Running {
         messages: rx,
         cancel: cancel.clone(),
         done,
+        end_offset: None,
     };
     let (acks, acks_rx) = std_mpsc::channel();
     let worker = tokio::spawn(sluice_pipeline::worker::run(feed, h.shared.clone(), acks));

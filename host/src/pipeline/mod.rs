@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use sluice_cassandra::Sink;
 use sluice_codec::{Decoder, Format, Registry};
 use sluice_engine::{Engine, Plugin};
-use sluice_kafka::{DeadLetters, KafkaSource};
+use sluice_kafka::{DeadLetters, KafkaControlLog, KafkaSource};
 use sluice_pipeline::control::{validate::validate, watch};
+use sluice_pipeline::fleet::{self, Fleet, FleetSettings, Inbox};
 use sluice_pipeline::{CancellationToken, Metrics, Shared};
 use std::future::Future;
 use std::path::PathBuf;
@@ -66,6 +67,10 @@ pub async fn run(
     let metrics = Arc::new(Metrics::new());
     let engine = Engine::new()?;
     let settings = deploy_settings(&config);
+    let file_source = options.plugin_path.display().to_string();
+    let file_bytes = tokio::fs::read(&options.plugin_path)
+        .await
+        .with_context(|| format!("reading plugin {file_source}"))?;
     let plugin = tokio::task::spawn_blocking({
         let (engine, path) = (engine.clone(), options.plugin_path.clone());
         let (plugin_config, limits) = (settings.plugin_config.clone(), settings.limits.clone());
@@ -84,16 +89,32 @@ pub async fn run(
     )?;
     dead_letters.ensure_topics(&config.pipeline.topics).await?;
 
+    // One token for the whole host; each partition's feed gets a child.
+    let cancel = CancellationToken::new();
+    let fleet = if config.fleet.enabled {
+        Some(join_fleet(&config, cancel.child_token()).await?)
+    } else {
+        tracing::info!("fleet.enabled = false: deploys live in this host's memory only; a restart runs --plugin again");
+        None
+    };
+    let (plugin, seq, source) = match &fleet {
+        Some(f) => {
+            let joined =
+                fleet::join(f, &engine, &*sink, &settings, plugin, &file_bytes, &file_source)
+                    .await?;
+            (joined.plugin, joined.seq, joined.source)
+        }
+        None => (plugin, 0, file_source),
+    };
+    drop(file_bytes);
+
     metrics.set_active_plugin(&plugin.info().name, &plugin.info().version, plugin.hash());
-    let slot = Arc::new(PluginSlot::new(
-        plugin,
-        options.plugin_path.display().to_string(),
-    ));
+    let slot = Arc::new(PluginSlot::with_activation(plugin, source, seq));
     let history = Arc::new(SwapHistory::default());
-    history.activated(&slot.current(), 0);
+    history.activated(&slot.current(), seq);
     let recent = Arc::new(RecentRecords::default());
     let breaker = Arc::new(Breaker::new(config.breaker.clone()));
-    let deployer = Arc::new(Deployer::new(
+    let mut deployer = Deployer::new(
         engine,
         slot.clone(),
         sink.clone(),
@@ -102,7 +123,12 @@ pub async fn run(
         metrics.clone(),
         history.clone(),
         breaker.clone(),
-    ));
+    );
+    if let Some(f) = &fleet {
+        f.keep(seq, slot.current());
+        deployer = deployer.with_fleet(f.clone());
+    }
+    let deployer = Arc::new(deployer);
     let _watcher = if options.watch {
         Some(watch::watch(&options.plugin_path, deployer.clone())?)
     } else {
@@ -126,9 +152,11 @@ pub async fn run(
     if let Some(tx) = options.admin_addr {
         let _ = tx.send(admin_addr);
     }
+    let agent = fleet.as_ref().map(|f| {
+        f.set_admin(format!("http://{admin_addr}"));
+        tokio::spawn(fleet::agent(deployer.clone(), f.clone(), cancel.clone()))
+    });
 
-    // One token for the whole host; each partition's feed gets a child.
-    let cancel = CancellationToken::new();
     let (feeds_tx, feeds) = tokio::sync::mpsc::unbounded_channel();
     let (source, acks) = KafkaSource::start(
         &config.kafka,
@@ -152,9 +180,39 @@ pub async fn run(
     if !pipeline.is_finished() {
         pipeline.await?;
     }
+    if let Some(agent) = agent {
+        // It leaves the group's member list on its way out.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), agent).await;
+    }
     admin.abort();
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Starts reading the group's control log (creating its topics if needed).
+async fn join_fleet(config: &Config, stop: CancellationToken) -> Result<Arc<Fleet>> {
+    let inbox = Inbox::default();
+    let log = KafkaControlLog::start(&config.kafka, &config.fleet.topic_prefix, inbox.clone(), stop)
+        .await?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let member = format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    );
+    tracing::info!(%member, log = %log.topics().deploys, "joining the group's deploy log");
+    let settings = FleetSettings {
+        member,
+        host,
+        heartbeat: config.fleet.heartbeat,
+        answer_timeout: config.fleet.answer_timeout,
+    };
+    Ok(Arc::new(Fleet::new(Arc::new(log), inbox, settings)))
 }
 
 /// The record decoder the config asks for.

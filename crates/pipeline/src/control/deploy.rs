@@ -11,6 +11,7 @@ use super::history::SwapHistory;
 use super::slot::{ActivePlugin, PluginSlot};
 use super::validate::validate;
 use crate::breaker::Breaker;
+use crate::fleet::{self, DeployRequest, Fleet};
 use crate::ports::RowSink;
 use crate::telemetry::{events, Metrics};
 use sluice_engine::{Engine, Limits, Plugin};
@@ -53,6 +54,12 @@ pub struct Deployed {
     pub version: String,
     pub hash: String,
     pub samples: usize,
+    /// The group's activation number (fleet deploys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activation: Option<u64>,
+    /// Every member's answer (fleet deploys).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<fleet::log::Answer>,
 }
 
 /// What a candidate is loaded and validated with.
@@ -76,6 +83,8 @@ pub struct Deployer<S: RowSink> {
     pub metrics: Arc<Metrics>,
     pub history: Arc<SwapHistory>,
     pub breaker: Arc<Breaker>,
+    /// The group's control log; None: this host alone (versions in memory).
+    pub fleet: Option<Arc<Fleet>>,
     busy: tokio::sync::Mutex<()>,
 }
 
@@ -101,15 +110,33 @@ impl<S: RowSink> Deployer<S> {
             metrics,
             history,
             breaker,
+            fleet: None,
             busy: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Deploys go through the group's control log from now on.
+    pub fn with_fleet(mut self, fleet: Arc<Fleet>) -> Self {
+        self.fleet = Some(fleet);
+        self
     }
 
     /// Validates `bytes` as the next version and swaps it in. On any failure
     /// the running version is untouched and the error says why.
     pub async fn deploy(&self, source: String, bytes: Vec<u8>) -> anyhow::Result<Deployed> {
+        self.deploy_request(DeployRequest::new(source, bytes)).await
+    }
+
+    /// A deploy with its settings and CQL. With a fleet, every live member
+    /// of the group validates it and it becomes active everywhere or nowhere
+    /// (a refusal is a [`fleet::Refused`] with every answer).
+    pub async fn deploy_request(&self, request: DeployRequest) -> anyhow::Result<Deployed> {
         let _one_at_a_time = self.busy.lock().await;
-        let result = self.try_deploy(source.clone(), bytes).await;
+        let source = request.source.clone();
+        let result = match &self.fleet {
+            Some(f) => fleet::coordinate(self, f, request).await,
+            None => self.try_deploy(request).await,
+        };
         if let Err(error) = &result {
             events::DeployRejected {
                 source: &source,
@@ -120,10 +147,16 @@ impl<S: RowSink> Deployer<S> {
         result
     }
 
-    async fn try_deploy(&self, source: String, bytes: Vec<u8>) -> anyhow::Result<Deployed> {
+    async fn try_deploy(&self, request: DeployRequest) -> anyhow::Result<Deployed> {
+        let DeployRequest {
+            source,
+            bytes,
+            plugin_config,
+            cql,
+        } = request;
         let current = self.slot.current();
         let engine = self.engine.clone();
-        let plugin_config = self.settings.plugin_config.clone();
+        let plugin_config = fleet::effective_config(&self.settings.plugin_config, &plugin_config);
         let limits = self.settings.limits.clone();
         let what = source.clone();
         let plugin = tokio::task::spawn_blocking(move || {
@@ -133,6 +166,12 @@ impl<S: RowSink> Deployer<S> {
         if plugin.hash() == current.plugin.hash() {
             anyhow::bail!("{} ({source}) is already the active version", plugin.info());
         }
+        if !cql.is_empty() {
+            self.sink
+                .alter(&cql)
+                .await
+                .map_err(|e| anyhow::anyhow!("the deploy's CQL was refused: {e}"))?;
+        }
         let samples = self.recent.snapshot();
         let samples_tried = validate(&plugin, &*self.sink, &self.settings, samples).await?;
         let deployed = Deployed {
@@ -140,6 +179,8 @@ impl<S: RowSink> Deployer<S> {
             version: plugin.info().version.clone(),
             hash: plugin.hash().to_string(),
             samples: samples_tried,
+            activation: None,
+            answers: Vec::new(),
         };
         let next = Arc::new(ActivePlugin {
             plugin,
@@ -150,8 +191,32 @@ impl<S: RowSink> Deployer<S> {
         Ok(deployed)
     }
 
-    /// Makes the previous version current again.
+    /// Makes the previous version current again; with a fleet, through the
+    /// group's log like any deploy.
     pub async fn rollback(&self) -> anyhow::Result<PluginInfo> {
+        if let Some(f) = &self.fleet {
+            f.sync().await?;
+            let (seq, previous) = {
+                let state = f.state();
+                let seq = state.active_seq();
+                (seq, state.previous(seq).cloned())
+            };
+            let previous = previous.ok_or_else(|| {
+                anyhow::anyhow!("no earlier version to roll back to in the group's deploy log")
+            })?;
+            let bytes = f.bytes_of(&previous.hash).await?;
+            let request = DeployRequest {
+                source: format!(
+                    "rollback from activation {seq} to {} ({})",
+                    previous.seq, previous.source
+                ),
+                bytes,
+                plugin_config: previous.plugin_config.clone(),
+                cql: Vec::new(),
+            };
+            self.deploy_request(request).await?;
+            return Ok(self.slot.current().plugin.info().clone());
+        }
         let _one_at_a_time = self.busy.lock().await;
         let back = self
             .slot
@@ -159,6 +224,14 @@ impl<S: RowSink> Deployer<S> {
             .ok_or_else(|| anyhow::anyhow!("no earlier version to roll back to"))?;
         self.announce(&back, "rolled back to");
         Ok(back.plugin.info().clone())
+    }
+
+    /// Makes `next` current as the group's activation `seq` (the fleet
+    /// agent, when it reads an activation in the log).
+    pub fn activate_as(&self, next: Arc<ActivePlugin>, seq: u64) {
+        let old = self.slot.swap_as(next.clone(), seq);
+        tracing::info!(from = %old.plugin.info(), activation = seq, "plugin swap: old version finishes its in-flight batches");
+        self.announce(&next, "activated");
     }
 
     fn activate(&self, next: Arc<ActivePlugin>) {

@@ -46,10 +46,23 @@ impl PluginSlot {
         self.current.read().expect("plugin slot").clone()
     }
 
+    /// A slot whose first version has activation number `activation` (the
+    /// group's, when the host joins a fleet).
+    pub fn with_activation(plugin: Plugin, source: String, activation: u64) -> Self {
+        let slot = PluginSlot::new(plugin, source);
+        slot.current.write().expect("plugin slot").1 = activation;
+        slot
+    }
+
     /// Makes `next` current; the old one becomes the first to roll back to.
     pub fn swap(&self, next: Arc<ActivePlugin>) -> Arc<ActivePlugin> {
+        let activation = self.current_activation().1 + 1;
+        self.swap_as(next, activation)
+    }
+
+    /// [`swap`](Self::swap) with a given activation number.
+    pub fn swap_as(&self, next: Arc<ActivePlugin>, activation: u64) -> Arc<ActivePlugin> {
         let mut current = self.current.write().expect("plugin slot");
-        let activation = current.1 + 1;
         let (old, _) = std::mem::replace(&mut *current, (next, activation));
         self.previous
             .write()

@@ -61,6 +61,8 @@ struct Inner {
     samples: VecDeque<DeadLetterSample>,
     dead_by_reason: BTreeMap<String, u64>,
     dependencies: BTreeMap<String, DependencyState>,
+    assigned: std::collections::BTreeSet<String>,
+    waiting: BTreeMap<String, String>,
 }
 
 /// A snapshot for the status page and `/api/status`.
@@ -169,6 +171,43 @@ impl Live {
             entry.failures = 0;
         }
         changed
+    }
+
+    /// A partition's worker started (true) or stopped.
+    pub fn assign(&self, topic: &str, partition: i32, assigned: bool) {
+        let key = format!("{topic}/{partition}");
+        let mut inner = self.0.lock().expect("live stats");
+        if assigned {
+            inner.assigned.insert(key);
+        } else {
+            inner.assigned.remove(&key);
+        }
+    }
+
+    /// The partitions this host holds now, as "topic/partition".
+    pub fn assigned(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .expect("live stats")
+            .assigned
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Readiness: `reason` Some while `name` ("group", "fleet") keeps the
+    /// host from being ready; None once it no longer does.
+    pub fn set_waiting(&self, name: &str, reason: Option<String>) {
+        let mut inner = self.0.lock().expect("live stats");
+        match reason {
+            Some(r) => inner.waiting.insert(name.to_string(), r),
+            None => inner.waiting.remove(name),
+        };
+    }
+
+    /// What keeps the host from being ready; empty when it is.
+    pub fn waiting(&self) -> BTreeMap<String, String> {
+        self.0.lock().expect("live stats").waiting.clone()
     }
 
     pub fn snapshot(&self) -> LiveSnapshot {
