@@ -53,6 +53,10 @@ test: setup build-plugins build-test-guests
 test-outages:
     bash scripts/with-services.sh cargo test -p host --test outages -- --ignored --test-threads=1
 
+# Validate the Kubernetes manifests in deploy/k8s (kubernetes-validate, strict; KEDA schema; cross-file checks)
+validate-k8s:
+    bash scripts/validate-k8s.sh
+
 # Formatting and lints, as CI checks them
 lint:
     cargo fmt --all -- --check
