@@ -12,8 +12,8 @@
 
 use crate::config::AdminConfig;
 use sluice_pipeline::ActivePlugin;
-use sluice_pipeline::Metrics;
 use sluice_pipeline::DeployRequest;
+use sluice_pipeline::Metrics;
 use std::collections::BTreeMap;
 
 /// The deployer the endpoint drives (rows go to Cassandra).
@@ -181,7 +181,11 @@ fn deploy_params(query: Option<&str>) -> Result<(BTreeMap<String, String>, Vec<S
                     .filter(|s| !s.is_empty())
                     .map(str::to_string),
             ),
-            other => return Err(format!("unknown deploy parameter {other:?} (known: config, cql)")),
+            other => {
+                return Err(format!(
+                    "unknown deploy parameter {other:?} (known: config, cql)"
+                ))
+            }
         }
     }
     Ok((config, cql))
@@ -355,6 +359,7 @@ async fn deploy(
         bytes,
         plugin_config,
         cql,
+        restores: None,
     };
     match s.deployer.deploy_request(request).await {
         Ok(d) => (
@@ -444,6 +449,7 @@ fn page_response(
         deploys_enabled: s.token.is_some(),
         auto_refresh,
         notice,
+        fleet: d.fleet.as_ref().map(|f| f.status()),
     };
     (
         code,

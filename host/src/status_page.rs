@@ -10,6 +10,8 @@
 //! [`content_security_policy`] allows only this module's own inline style and
 //! script, by hash, as a second line of defence.
 
+mod fleet;
+
 use sha2::{Digest, Sha256};
 use sluice_pipeline::telemetry::live::{Bucket, DependencyState, LiveSnapshot};
 use sluice_pipeline::{Stall, VersionEntry};
@@ -61,6 +63,8 @@ pub struct StatusView {
     /// Whether the page reloads itself.
     pub auto_refresh: bool,
     pub notice: Option<Notice>,
+    /// The group, when this host shares a deploy log with it.
+    pub fleet: Option<sluice_pipeline::fleet::FleetStatus>,
 }
 
 /// Writes its text HTML-escaped, for element content and quoted attributes alike.
@@ -222,6 +226,7 @@ fn page(o: &mut String, v: &StatusView) -> fmt::Result {
     outage_banners(o, v)?;
     dependencies_card(o, v)?;
     plugin_card(o, v)?;
+    fleet::fleet_card(o, v)?;
     throughput_card(o, v)?;
     partitions_card(o, v)?;
     dead_letters_card(o, v)?;
@@ -908,7 +913,92 @@ mod tests {
             deploys_enabled: true,
             auto_refresh: true,
             notice: None,
+            fleet: None,
         }
+    }
+
+    #[test]
+    fn the_fleet_card_shows_every_host_and_escapes_their_texts() {
+        use sluice_pipeline::fleet::log::{Activation, Answer, Decision, Member, Proposal};
+        use sluice_pipeline::fleet::{DeployView, FleetStatus, MemberView};
+        let member = |id: &str, host: &str, live: bool| MemberView {
+            member: Member {
+                member: id.into(),
+                host: host.into(),
+                pid: 1,
+                seq: 2,
+                name: "flatten".into(),
+                version: "2.0.0".into(),
+                hash: "b".repeat(64),
+                partitions: vec!["t/0".into(), "t/1".into()],
+                lag: 7,
+                ready: true,
+                admin: None,
+                at_ms: NOW_MS,
+            },
+            last_seen_ms: if live { 1500 } else { 90_000 },
+            live,
+        };
+        let mut v = view();
+        v.fleet = Some(FleetStatus {
+            log: "Kafka topics".into(),
+            me: "a-1".into(),
+            active: Some(Activation {
+                seq: 2,
+                proposal: "p2".into(),
+                hash: "b".repeat(64),
+                name: "flatten".into(),
+                version: "2.0.0".into(),
+                plugin_config: Default::default(),
+                source: "admin upload".into(),
+                by: "a-1".into(),
+                at_ms: NOW_MS - 5_000,
+                restores: None,
+            }),
+            members: vec![
+                member("a-1", "alpha", true),
+                member("b-2", "<b>beta</b>", false),
+            ],
+            recent_deploys: vec![DeployView {
+                proposal: Proposal {
+                    id: "p3".into(),
+                    hash: "c".repeat(64),
+                    name: "flatten".into(),
+                    version: "3.0.0".into(),
+                    size: 1,
+                    plugin_config: Default::default(),
+                    cql: vec![],
+                    source: "admin upload".into(),
+                    coordinator: "a-1".into(),
+                    at_ms: NOW_MS - 1_000,
+                    restores: None,
+                },
+                decision: Some(Decision {
+                    proposal: "p3".into(),
+                    activated: None,
+                    reason: Some("host alpha rejected it".into()),
+                    at_ms: NOW_MS,
+                }),
+                answers: vec![Answer {
+                    proposal: "p3".into(),
+                    member: "a-1".into(),
+                    host: "alpha".into(),
+                    accepted: false,
+                    reason: Some("init: <script>x</script>".into()),
+                    at_ms: NOW_MS,
+                }],
+            }],
+            lagging: None,
+            problems: vec![],
+        });
+        let html = render(&v);
+        assert!(html.contains("id=\"fleet\""), "{html}");
+        assert!(html.contains("activation 2 by <code>a-1</code>"), "{html}");
+        assert!(html.contains("alpha <span class=\"pill info\">this host</span>"));
+        assert!(html.contains("&lt;b&gt;beta&lt;/b&gt;"));
+        assert!(html.contains("<span class=\"pill\">gone</span>"));
+        assert!(html.contains("init: &lt;script&gt;x&lt;/script&gt;"));
+        assert_eq!(html.matches("<script").count(), 1);
     }
 
     #[test]

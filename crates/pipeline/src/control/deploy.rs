@@ -153,6 +153,7 @@ impl<S: RowSink> Deployer<S> {
             bytes,
             plugin_config,
             cql,
+            ..
         } = request;
         let current = self.slot.current();
         let engine = self.engine.clone();
@@ -213,6 +214,7 @@ impl<S: RowSink> Deployer<S> {
                 bytes,
                 plugin_config: previous.plugin_config.clone(),
                 cql: Vec::new(),
+                restores: Some(previous.seq),
             };
             self.deploy_request(request).await?;
             return Ok(self.slot.current().plugin.info().clone());

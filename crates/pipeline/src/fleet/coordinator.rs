@@ -67,6 +67,7 @@ pub async fn coordinate<S: RowSink>(
         source: request.source.clone(),
         coordinator: me.clone(),
         at_ms: now_ms(),
+        restores: request.restores,
     };
     drop(plugin);
     fleet
@@ -104,6 +105,7 @@ pub async fn coordinate<S: RowSink>(
         source: proposal.source.clone(),
         by: me.clone(),
         at_ms: now_ms(),
+        restores: proposal.restores,
     };
     fleet
         .append(Stream::Deploys, &activation_key(seq), &activation)

@@ -101,6 +101,9 @@ pub struct Proposal {
     /// The member that coordinates the deploy.
     pub coordinator: String,
     pub at_ms: u64,
+    /// A rollback: the activation whose version this restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<u64>,
 }
 
 /// One member's verdict on a proposal.
@@ -140,6 +143,9 @@ pub struct Activation {
     pub source: String,
     pub by: String,
     pub at_ms: u64,
+    /// A rollback: the activation whose version this restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<u64>,
 }
 
 /// "From `offset` on, `topic`/`partition` is transformed by activation

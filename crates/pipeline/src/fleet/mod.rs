@@ -82,6 +82,8 @@ pub struct DeployRequest {
     pub plugin_config: BTreeMap<String, String>,
     /// Additive CQL applied once before validation.
     pub cql: Vec<String>,
+    /// A rollback: the activation whose version this restores.
+    pub restores: Option<u64>,
 }
 
 impl DeployRequest {
@@ -384,6 +386,7 @@ pub async fn join<S: RowSink>(
                 source: file_source.to_string(),
                 by: fleet.settings.member.clone(),
                 at_ms: now_ms(),
+                restores: None,
             };
             fleet
                 .append(Stream::Deploys, &activation_key(1), &seed)

@@ -122,10 +122,19 @@ impl FleetState {
         self.activations.get(&seq)
     }
 
-    /// The newest activation before `seq` with another hash: what a
-    /// rollback goes back to.
+    /// What a rollback from activation `seq` goes back to: the newest
+    /// activation before the one `seq` stands for (a rollback stands for the
+    /// activation it restored) with another version. Rolling back twice
+    /// goes two versions back, as on a single host.
     pub fn previous(&self, seq: u64) -> Option<&Activation> {
-        let current = self.activations.get(&seq)?;
+        let mut current = self.activations.get(&seq)?;
+        while let Some(restored) = current.restores.and_then(|r| self.activations.get(&r)) {
+            if restored.seq >= current.seq {
+                break;
+            }
+            current = restored;
+        }
+        let seq = current.seq;
         self.activations
             .range(..seq)
             .rev()
@@ -239,6 +248,7 @@ mod tests {
             source: "t".into(),
             by: "m".into(),
             at_ms: 0,
+            restores: None,
         }
     }
 
@@ -263,6 +273,11 @@ mod tests {
         ));
         assert_eq!(s.active_seq(), 2);
         assert_eq!(s.previous(2).unwrap().seq, 1);
+        // Roll back to 1 (as 3); a second rollback has nowhere to go.
+        let mut back = activation(3, 'a', "z");
+        back.restores = Some(1);
+        s.apply(rec(Stream::Deploys, "activation/3", &back));
+        assert!(s.previous(3).is_none());
     }
 
     #[test]
@@ -325,6 +340,7 @@ mod tests {
             source: "t".into(),
             coordinator: "m1".into(),
             at_ms: now_ms(),
+            restores: None,
         };
         for id in ["a", "b", "c"] {
             s.apply(rec(Stream::Deploys, &proposal_key(id), &p(id)));

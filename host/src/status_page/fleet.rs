@@ -1,0 +1,114 @@
+//! The status page's fleet card: the group's active version, every host of
+//! the group, and the last deploys with each host's answer.
+
+use super::{ago, short, Esc, StatusView};
+use std::fmt::{self, Write};
+
+pub(super) fn fleet_card(o: &mut String, v: &StatusView) -> fmt::Result {
+    let Some(f) = &v.fleet else {
+        return Ok(());
+    };
+    o.push_str("<section class=\"card wide\" id=\"fleet\"><h2>Fleet</h2>");
+    match &f.active {
+        Some(a) => write!(
+            o,
+            "<p>Group version: <b>{}@{}</b> <code title=\"{}\">{}</code>, activation {} by <code>{}</code> ({}). \
+             A deploy sent to any host below reaches all of them.</p>",
+            Esc(&a.name),
+            Esc(&a.version),
+            Esc(&a.hash),
+            Esc(short(&a.hash)),
+            a.seq,
+            Esc(&a.by),
+            ago(v.now_ms, a.at_ms)
+        )?,
+        None => o.push_str("<p class=\"muted\">No activation in the group's log yet.</p>"),
+    }
+    if let Some(lagging) = &f.lagging {
+        write!(
+            o,
+            "<div class=\"notice err\">This host could not take the group's version: {}</div>",
+            Esc(lagging)
+        )?;
+    }
+    o.push_str(
+        "<table><thead><tr><th>Host</th><th>Member</th><th>Version</th><th>Partitions</th>\
+         <th>Lag</th><th>Last seen</th><th>State</th></tr></thead><tbody>",
+    );
+    for m in &f.members {
+        let state = match (m.live, m.member.ready) {
+            (false, _) => "<span class=\"pill\">gone</span>",
+            (true, true) => "<span class=\"pill ok\">ready</span>",
+            (true, false) => "<span class=\"pill warn\">not ready</span>",
+        };
+        write!(
+            o,
+            "<tr><td>{}{}</td><td><code>{}</code></td><td>{}@{} <span class=\"muted\">(activation {})</span></td>\
+             <td>{}</td><td>{}</td><td>{:.1} s ago</td><td>{}</td></tr>",
+            Esc(&m.member.host),
+            if m.member.member == f.me { " <span class=\"pill info\">this host</span>" } else { "" },
+            Esc(&m.member.member),
+            Esc(&m.member.name),
+            Esc(&m.member.version),
+            m.member.seq,
+            Esc(&m.member.partitions.join(", ")),
+            m.member.lag,
+            m.last_seen_ms as f64 / 1e3,
+            state
+        )?;
+    }
+    o.push_str("</tbody></table>");
+    if !f.recent_deploys.is_empty() {
+        o.push_str(
+            "<h3>Recent deploys (newest first)</h3><table><thead><tr><th>Proposed</th><th>Version</th>\
+             <th>Outcome</th><th>Answers</th></tr></thead><tbody>",
+        );
+        for d in &f.recent_deploys {
+            let outcome = match &d.decision {
+                Some(dec) => match dec.activated {
+                    Some(seq) => format!("<span class=\"pill ok\">activation {seq}</span>"),
+                    None => format!(
+                        "<span class=\"pill err\">rejected</span> {}",
+                        Esc(dec.reason.as_deref().unwrap_or(""))
+                    ),
+                },
+                None => "<span class=\"pill warn\">waiting for answers</span>".to_string(),
+            };
+            let answers: Vec<String> = d
+                .answers
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {}{}",
+                        Esc(&a.host),
+                        if a.accepted { "✓" } else { "✗" },
+                        a.reason
+                            .as_deref()
+                            .map(|r| format!(": {}", Esc(r)))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            write!(
+                o,
+                "<tr><td>{}</td><td><b>{}@{}</b> <span class=\"muted\">from {}</span></td><td>{}</td><td>{}</td></tr>",
+                ago(v.now_ms, d.proposal.at_ms),
+                Esc(&d.proposal.name),
+                Esc(&d.proposal.version),
+                Esc(&d.proposal.source),
+                outcome,
+                answers.join("<br>")
+            )?;
+        }
+        o.push_str("</tbody></table>");
+    }
+    for p in &f.problems {
+        write!(
+            o,
+            "<p class=\"muted\">Skipped control record: {}</p>",
+            Esc(p)
+        )?;
+    }
+    o.push_str("</section>");
+    Ok(())
+}
