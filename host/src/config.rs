@@ -94,7 +94,10 @@ impl Config {
         };
         if let Some(v) = var("SLUICE_FLEET") {
             // Anything but an explicit "off" keeps the default (on).
-            self.fleet.enabled = !matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0" | "off" | "no");
+            self.fleet.enabled = !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "false" | "0" | "off" | "no"
+            );
         }
         opt(&mut self.registry.username, "SLUICE_REGISTRY_USERNAME");
         opt(&mut self.kafka.instance_id, "SLUICE_KAFKA_INSTANCE_ID");

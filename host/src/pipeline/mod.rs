@@ -99,9 +99,16 @@ pub async fn run(
     };
     let (plugin, seq, source) = match &fleet {
         Some(f) => {
-            let joined =
-                fleet::join(f, &engine, &*sink, &settings, plugin, &file_bytes, &file_source)
-                    .await?;
+            let joined = fleet::join(
+                f,
+                &engine,
+                &*sink,
+                &settings,
+                plugin,
+                &file_bytes,
+                &file_source,
+            )
+            .await?;
             (joined.plugin, joined.seq, joined.source)
         }
         None => (plugin, 0, file_source),
@@ -192,8 +199,13 @@ pub async fn run(
 /// Starts reading the group's control log (creating its topics if needed).
 async fn join_fleet(config: &Config, stop: CancellationToken) -> Result<Arc<Fleet>> {
     let inbox = Inbox::default();
-    let log = KafkaControlLog::start(&config.kafka, &config.fleet.topic_prefix, inbox.clone(), stop)
-        .await?;
+    let log = KafkaControlLog::start(
+        &config.kafka,
+        &config.fleet.topic_prefix,
+        inbox.clone(),
+        stop,
+    )
+    .await?;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .or_else(|| std::env::var("HOSTNAME").ok())
