@@ -70,6 +70,39 @@ pub enum PluginCommand {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Start a plugin project of its own in a new folder: manifest, README,
+    /// the transform and its unit tests, samples and their golden output.
+    New {
+        /// The plugin's name: a crate and package name in lower case (`geo-enrich`).
+        name: String,
+        /// The language of the transform.
+        #[arg(long, value_enum, default_value_t = crate::project::Lang::Rust)]
+        lang: crate::project::Lang,
+        /// The project's folder (new, or empty) [default: ./NAME].
+        #[arg(long, value_name = "PATH")]
+        dir: Option<PathBuf>,
+    },
+    /// Build the project in DIR into a component, dist/NAME.wasm, checked
+    /// against the world this host supports.
+    Build {
+        /// The project's folder [default: .].
+        dir: Option<PathBuf>,
+        /// A setting `init` needs to accept the plugin (`KEY=VALUE`, repeatable).
+        #[arg(long = "plugin-config", value_name = "KEY=VALUE")]
+        plugin_config: Vec<String>,
+    },
+    /// Run the project's samples/input.jsonl through its built component and
+    /// compare the rows with samples/expected.jsonl (exit status 1 on a difference).
+    Test {
+        /// The project's folder [default: .].
+        dir: Option<PathBuf>,
+        /// Rewrite samples/expected.jsonl from the current output.
+        #[arg(long)]
+        bless: bool,
+        /// Plugin configuration handed to `init` (`KEY=VALUE`, repeatable).
+        #[arg(long = "plugin-config", value_name = "KEY=VALUE")]
+        plugin_config: Vec<String>,
+    },
 }
 
 /// Where the running host's admin endpoint is.

@@ -17,12 +17,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(command: PluginCommand) -> Result<()> {
+    // new, build, test: plugin projects, no running host involved.
+    if let Some(result) = crate::project::dispatch(&command) {
+        return result;
+    }
     let client = Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .context("building the HTTP client")?;
     let (request, admin) = match &command {
-        PluginCommand::Deploy { file, admin, .. } => {
+        PluginCommand::Deploy {
+            file,
+            admin,
+            plugin_config,
+            cql,
+            ..
+        } => {
             let base = base_url(admin)?;
             let size = std::fs::metadata(file)
                 .with_context(|| format!("reading {}", file.display()))?
@@ -46,8 +56,21 @@ pub async fn run(command: PluginCommand) -> Result<()> {
             }
             let bytes =
                 std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let mut url = Url::parse(&endpoint(&base, "/api/plugin/deploy"))?;
+            for setting in plugin_config {
+                if !setting.contains('=') {
+                    bail!("--plugin-config {setting:?} is not KEY=VALUE (e.g. --plugin-config mask=email)");
+                }
+                url.query_pairs_mut().append_pair("config", setting);
+            }
+            if let Some(path) = cql {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading --cql {}", path.display()))?;
+                url.query_pairs_mut().append_pair("cql", &text);
+            }
             let req = client
-                .post(endpoint(&base, "/api/plugin/deploy"))
+                .post(url)
+                .header(reqwest::header::ACCEPT, "application/json")
                 .header("x-plugin-source", header_text(&file.display().to_string()))
                 .body(bytes);
             (req, admin)
@@ -61,20 +84,48 @@ pub async fn run(command: PluginCommand) -> Result<()> {
             client.get(endpoint(&base_url(admin)?, "/api/status")),
             admin,
         ),
+        PluginCommand::New { .. } | PluginCommand::Build { .. } | PluginCommand::Test { .. } => {
+            unreachable!("crate::project::dispatch runs these")
+        }
     };
+    let json = matches!(
+        command,
+        PluginCommand::Deploy { json: true, .. }
+            | PluginCommand::Rollback { json: true, .. }
+            | PluginCommand::Status { json: true, .. }
+    );
     let response = send(with_token(request, admin), admin).await?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    if !status.is_success() {
-        bail!(
+    let value = serde_json::from_str::<serde_json::Value>(&text).ok();
+    if json {
+        match &value {
+            Some(v) => println!("{}", serde_json::to_string_pretty(v)?),
+            None => println!("{}", text.trim()),
+        }
+        if !status.is_success() {
+            bail!("the host at {} answered {status}", admin.admin);
+        }
+        return Ok(());
+    }
+    match (&command, status, &value) {
+        (PluginCommand::Deploy { .. }, StatusCode::UNPROCESSABLE_ENTITY, Some(v)) => {
+            print!("{}", crate::fleet_view::refused(v));
+            bail!("the deploy was rejected (see above)")
+        }
+        (_, s, _) if !s.is_success() => bail!(
             "the host at {} answered {status}: {}",
             admin.admin,
             text.trim()
-        );
-    }
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v) => println!("{}", serde_json::to_string_pretty(&v)?),
-        Err(_) => println!("{}", text.trim()),
+        ),
+        (PluginCommand::Deploy { .. }, _, Some(v)) => print!("{}", crate::fleet_view::deployed(v)),
+        (PluginCommand::Status { .. }, _, Some(v)) => print!("{}", crate::fleet_view::status(v)),
+        (PluginCommand::Rollback { .. }, _, Some(v)) => println!(
+            "Rolled back: {} {} is active.",
+            v["name"].as_str().unwrap_or("?"),
+            v["version"].as_str().unwrap_or("?")
+        ),
+        _ => println!("{}", text.trim()),
     }
     Ok(())
 }

@@ -577,17 +577,22 @@ async fn the_cli_prints_the_hosts_refusal_of_a_wrong_token_instead_of_a_broken_p
     .await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("\"version\": \"2.0.0\""),
+        text(&out.stdout).contains("Deployed flatten 2.0.0"),
         "{out:?}"
     );
-    let out = host_cli(&["plugin", "status", "--admin", &url]).await;
+    let out = host_cli(&["plugin", "status", "--admin", &url, "--json"]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["active"]["version"], "2.0.0");
+    // For people: a sentence and the group's hosts as a table.
+    let out = host_cli(&["plugin", "status", "--admin", &url]).await;
+    let table = text(&out.stdout);
+    assert!(table.starts_with("Active: flatten 2.0.0"), "{table}");
+    assert!(table.contains("Hosts of the group (1):"), "{table}");
     let out = host_cli(&["plugin", "rollback", "--admin", &url, "--token", TOKEN]).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("\"version\": \"0.1.0\""),
+        text(&out.stdout).contains("Rolled back: flatten 0.1.0 is active."),
         "{out:?}"
     );
     // A second rollback has nothing to go back to: the host's words.

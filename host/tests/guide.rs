@@ -4,7 +4,8 @@
 //! Blocks are marked in their info string: `sh step=NAME` runs the block with
 //! bash in the repository root and expects exit status 0 (`exit=N` for
 //! another), `background` leaves it running (a host, the users API) until the
-//! end. Each step may have checks here (`after`). A ```text block marked
+//! end. `cwd=outside` runs it in a scratch folder outside the repository
+//! instead, `cwd=project` in the project the guide makes there. Each step may have checks here (`after`). A ```text block marked
 //! `output=STEP` must appear in that step's output, and ```rust / ```toml
 //! blocks marked `file=PATH` must be excerpts of that file (a `// ...` or
 //! `# ...` line skips lines), so the guide cannot drift from the code.
@@ -28,7 +29,13 @@ const GUIDE: &str = "docs/writing-transforms.md";
 /// The steps of the guide, in order. A new step needs no code here unless
 /// it needs a check, but the list must be updated: it is the table of
 /// contents this test was written against.
-const STEPS: [&str; 12] = [
+const STEPS: [&str; 19] = [
+    "project-new",
+    "project-unit-test",
+    "project-build",
+    "project-test",
+    "project-test-diff",
+    "project-bless",
     "new",
     "unit-test",
     "build",
@@ -41,6 +48,7 @@ const STEPS: [&str; 12] = [
     "change",
     "status",
     "rollback-deploy",
+    "project-deploy",
 ];
 
 /// The plugin name the guide uses; runs use a unique one instead.
@@ -230,6 +238,7 @@ impl Walkthrough {
     fn substitute(&self, command: &str) -> String {
         let api_port = self.users_api.rsplit(':').next().unwrap();
         command
+            .replace("/path/to/sluice", &workspace().display().to_string())
             .replace(DOC_NAME, &self.name)
             .replace("127.0.0.1:9180", &self.admin)
             .replace("127.0.0.1:8089", &self.users_api)
@@ -247,7 +256,22 @@ impl Walkthrough {
             .replace(&self.keyspace, "sluice")
     }
 
-    fn command(&self, script: &str, log: &str) -> Command {
+    /// The folder outside the repository where the guide's own project goes.
+    fn outside(&self) -> PathBuf {
+        self.scratch.path().join("outside")
+    }
+
+    /// Where a block runs: its `cwd` (`outside`, `project`) or the repository.
+    fn cwd(&self, block: &Block) -> PathBuf {
+        match block.attrs.get("cwd").map(String::as_str) {
+            None => workspace(),
+            Some("outside") => self.outside(),
+            Some("project") => self.outside().join(&self.name),
+            Some(other) => panic!("{GUIDE}:{}: unknown cwd={other}", block.line),
+        }
+    }
+
+    fn command(&self, script: &str, log: &str, cwd: &Path) -> Command {
         let host_dir = Path::new(env!("CARGO_BIN_EXE_host")).parent().unwrap();
         let path = format!(
             "{}:{}",
@@ -255,8 +279,9 @@ impl Walkthrough {
             std::env::var("PATH").unwrap_or_default()
         );
         let mut cmd = Command::new("bash");
+        std::fs::create_dir_all(cwd).unwrap();
         cmd.args(["-euo", "pipefail", "-c", script])
-            .current_dir(workspace());
+            .current_dir(cwd);
         // A reader's shell: no settings from the caller (but where the
         // services are) or from cargo's test environment, then what keeps
         // this run apart.
@@ -298,9 +323,9 @@ impl Walkthrough {
     }
 
     /// Runs one block; panics with its output unless it exits with `exit`.
-    fn run(&mut self, step: &str, script: &str, exit: i32) -> Ran {
+    fn run(&mut self, step: &str, script: &str, exit: i32, cwd: &Path) -> Ran {
         let started = Instant::now();
-        let mut child = self.command(script, step).spawn().expect("bash runs");
+        let mut child = self.command(script, step, cwd).spawn().expect("bash runs");
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
@@ -329,9 +354,9 @@ impl Walkthrough {
         ran
     }
 
-    fn start(&mut self, step: &str, script: &str) {
+    fn start(&mut self, step: &str, script: &str, cwd: &Path) {
         eprintln!("--- step {step} (background): {}", script.trim());
-        let child = self.command(script, step).spawn().expect("bash runs");
+        let child = self.command(script, step, cwd).spawn().expect("bash runs");
         self.background.push((step.to_string(), child));
     }
 
@@ -377,7 +402,43 @@ impl Walkthrough {
     /// The checks after a step: what the guide says it does, it did.
     fn after(&mut self, step: &str, ran: &Ran) {
         let plugin = workspace().join("plugins").join(&self.name);
+        let project = self.outside().join(&self.name);
         match step {
+            "project-new" => {
+                assert!(
+                    !project.starts_with(workspace()),
+                    "the project is outside the repository"
+                );
+                for file in [
+                    "Cargo.toml",
+                    ".gitignore",
+                    "README.md",
+                    "src/lib.rs",
+                    "src/tests.rs",
+                    "samples/input.jsonl",
+                    "samples/expected.jsonl",
+                ] {
+                    assert!(
+                        project.join(file).is_file(),
+                        "the new project has no {file}"
+                    );
+                }
+            }
+            "project-unit-test" => assert!(
+                ran.stdout.contains("test result: ok. 3 passed"),
+                "the project's unit tests did not pass: {}",
+                ran.stdout
+            ),
+            "project-build" => assert!(project.join(format!("dist/{}.wasm", self.name)).is_file()),
+            "project-bless" => {
+                let golden =
+                    std::fs::read_to_string(project.join("samples/expected.jsonl")).unwrap();
+                assert!(
+                    golden.contains("zoe.lefevre@") && !golden.contains("zoe.lefebvre@"),
+                    "{golden}"
+                );
+            }
+            "project-deploy" => self.wait_for_version("0.1.0", Duration::from_secs(60)),
             "new" => {
                 let manifest = std::fs::read_to_string(plugin.join("Cargo.toml")).unwrap();
                 assert!(
@@ -600,7 +661,7 @@ fn the_guide_runs_from_nothing_to_a_live_hot_reloaded_plugin() {
         let step = &b.attrs["step"];
         let script = walk.substitute(&b.body);
         if b.attrs.contains_key("background") {
-            walk.start(step, &script);
+            walk.start(step, &script, &walk.cwd(b));
             walk.after(
                 step,
                 &Ran {
@@ -615,7 +676,8 @@ fn the_guide_runs_from_nothing_to_a_live_hot_reloaded_plugin() {
             .get("exit")
             .map(|e| e.parse().expect("exit=N"))
             .unwrap_or(0);
-        let ran = walk.run(step, &script, exit);
+        let cwd = walk.cwd(b);
+        let ran = walk.run(step, &script, exit, &cwd);
         walk.after(step, &ran);
         outputs.insert(
             step.clone(),

@@ -52,12 +52,30 @@ pub async fn process<S: RowSink>(
     batch: &[SourceMessage],
     cancel: &CancellationToken,
 ) -> Result<(), Unfinished> {
+    process_after(shared, active, batch, cancel, async { true }).await
+}
+
+/// [`process`], with the writes waiting for `before` (the previous batch of
+/// the partition being written): decode, transform and bind overlap the
+/// previous batch's writes, while writes of one partition, so of one key,
+/// stay in order. `before` resolving to false (the previous batch did not
+/// finish) abandons this one unwritten.
+pub async fn process_after<S: RowSink>(
+    shared: &Shared<S>,
+    active: &Arc<ActivePlugin>,
+    batch: &[SourceMessage],
+    cancel: &CancellationToken,
+    before: impl Future<Output = bool>,
+) -> Result<(), Unfinished> {
     let started = Instant::now();
     let mut dead = Vec::new();
     let records = decode(shared, batch, &mut dead, cancel).await?;
     let rows = transform(shared, active, records, &mut dead).await;
     hold_if_broken(&shared.breaker, &dead, batch.len())?;
     let bound = bind(shared, active, rows, &mut dead, cancel).await?;
+    if !before.await {
+        return Err(Unfinished::Abandoned);
+    }
     let (written, lettered) = tokio::join!(
         write(shared, &bound, cancel),
         dead_letter(shared, active, &dead, cancel)

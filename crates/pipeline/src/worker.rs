@@ -1,5 +1,6 @@
 //! One assigned partition: gather a batch, process it, acknowledge its
-//! offset, repeat; stop after the in-flight batch when told to.
+//! offset, repeat, with the next batch decoded and transformed while the
+//! previous one is written; stop after the in-flight batches when told to.
 //!
 //! In a fleet, each batch is split into runs of one owning activation
 //! ([`crate::fleet::ownership`]): offsets a previous owner may have
@@ -15,6 +16,7 @@ use sluice_model::SourceMessage;
 use std::sync::mpsc as std_mpsc;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -26,7 +28,40 @@ const CONTROL_RETRY: Duration = Duration::from_secs(1);
 /// first acknowledgement.
 type Last = Option<(u64, String, Instant)>;
 
-/// Runs one partition until its feed is cancelled or closed.
+/// One run of a batch (all of it, unless owners change inside it) and the
+/// version that transforms it.
+#[derive(Clone)]
+struct Run {
+    start: usize,
+    end: usize,
+    active: Arc<ActivePlugin>,
+    activation: u64,
+}
+
+/// A batch being processed in a task of its own, so the next batch can be
+/// decoded and transformed while this one is written.
+struct InFlight {
+    runs: Vec<Run>,
+    next_offset: i64,
+    task: tokio::task::JoinHandle<Finished>,
+    /// Resolves (true) once this batch is written: the next one's writes wait for it.
+    written: Option<oneshot::Receiver<bool>>,
+}
+
+/// What a batch's task hands back.
+struct Finished {
+    messages: Vec<SourceMessage>,
+    /// Runs written and dead-lettered, in order.
+    done: usize,
+    failure: Option<Unfinished>,
+    /// It stopped because the batch before it did not finish.
+    gated_out: bool,
+}
+
+/// Runs one partition until its feed is cancelled or closed. Two batches
+/// at most are in flight: while one is written, the next is decoded,
+/// transformed and bound; its writes start once the first's are done, and
+/// acknowledgements go strictly in offset order.
 pub async fn run<S: RowSink>(
     mut feed: PartitionFeed,
     shared: Arc<Shared<S>>,
@@ -43,15 +78,33 @@ pub async fn run<S: RowSink>(
         },
         None => None,
     };
-    let mut last: Last = None;
-    loop {
-        let first = tokio::select! {
-            biased;
-            _ = feed.cancel.cancelled() => break,
-            m = feed.messages.recv() => match m {
-                Some(m) => m,
-                None => break,
-            },
+    let mut done = Done {
+        shared: &shared,
+        fleet: fleet.as_deref(),
+        acks: &acks,
+        topic: &topic,
+        partition,
+        last: None,
+    };
+    let mut inflight: Option<InFlight> = None;
+    'batches: loop {
+        // Waiting for records, the batch in flight is finished and
+        // acknowledged as soon as it is done, not when the next one comes.
+        let first = loop {
+            tokio::select! {
+                biased;
+                _ = feed.cancel.cancelled() => break 'batches,
+                finished = wait(&mut inflight) => {
+                    let job = inflight.take().expect("only polled with a batch in flight");
+                    if !done.finish(job, finished, plan.as_mut(), &feed.cancel).await {
+                        break 'batches;
+                    }
+                }
+                m = feed.messages.recv() => match m {
+                    Some(m) => break m,
+                    None => break 'batches,
+                },
+            }
         };
         let mut messages = vec![first];
         let deadline = Instant::now() + linger;
@@ -65,47 +118,211 @@ pub async fn run<S: RowSink>(
             .last()
             .map(|m| m.origin.offset + 1)
             .unwrap_or_default();
-        let runs = match &plan {
-            Some(p) => {
-                let offsets: Vec<i64> = messages.iter().map(|m| m.origin.offset).collect();
-                p.runs(&offsets, shared.slot.current_activation().1)
-            }
-            None => vec![(0, messages.len(), 0)],
-        };
-        let mut finished = true;
-        for (start, end, owner) in runs {
-            let run = &messages[start..end];
-            let Some((active, activation)) = process_run(
-                &shared,
-                fleet.as_deref(),
-                plan.as_mut(),
-                owner,
-                run,
-                &feed.cancel,
-            )
-            .await
-            else {
-                finished = false;
-                break;
-            };
-            took_over(
-                &shared, &topic, partition, run, &active, activation, &mut last,
-            );
-        }
-        if !finished {
+        let Some(runs) = resolve(
+            &shared,
+            fleet.as_deref(),
+            plan.as_mut(),
+            &messages,
+            &feed.cancel,
+        )
+        .await
+        else {
             break;
-        }
-        let _ = acks.send(Ack {
-            topic: topic.clone(),
-            partition,
+        };
+        let (written_tx, written_rx) = oneshot::channel();
+        let before = inflight.as_mut().and_then(|f| f.written.take());
+        let task = tokio::spawn(batch_task(
+            shared.clone(),
+            runs.clone(),
+            messages,
+            before,
+            written_tx,
+            feed.cancel.clone(),
+        ));
+        let next = InFlight {
+            runs,
             next_offset,
-        });
-        shared
-            .metrics
-            .live
-            .committed(&topic, partition, next_offset);
+            task,
+            written: Some(written_rx),
+        };
+        if let Some(mut previous) = inflight.replace(next) {
+            let finished = (&mut previous.task).await;
+            if !done
+                .finish(previous, finished, plan.as_mut(), &feed.cancel)
+                .await
+            {
+                break;
+            }
+        }
+    }
+    // The batch still in flight: finished (or abandoned) and acknowledged.
+    if let Some(mut last) = inflight.take() {
+        let finished = (&mut last.task).await;
+        done.finish(last, finished, plan.as_mut(), &feed.cancel)
+            .await;
     }
     stopped(&shared, &topic, partition)
+}
+
+/// The batch in flight's result, once it is done; never, without one.
+async fn wait(inflight: &mut Option<InFlight>) -> Result<Finished, tokio::task::JoinError> {
+    match inflight {
+        Some(job) => (&mut job.task).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Processes a batch's runs in order; the first run's writes wait for the
+/// previous batch's.
+async fn batch_task<S: RowSink>(
+    shared: Arc<Shared<S>>,
+    runs: Vec<Run>,
+    messages: Vec<SourceMessage>,
+    before: Option<oneshot::Receiver<bool>>,
+    written: oneshot::Sender<bool>,
+    cancel: CancellationToken,
+) -> Finished {
+    let mut before = before;
+    let mut gated_out = false;
+    let mut finished = 0;
+    let mut failure = None;
+    for run in &runs {
+        let gate = async {
+            let ok = match before.take() {
+                Some(rx) => rx.await.unwrap_or(false),
+                None => true,
+            };
+            gated_out = !ok;
+            ok
+        };
+        let batch = &messages[run.start..run.end];
+        match stages::process_after(&shared, &run.active, batch, &cancel, gate).await {
+            Ok(()) => finished += 1,
+            Err(u) => {
+                failure = Some(u);
+                break;
+            }
+        }
+    }
+    let _ = written.send(failure.is_none());
+    Finished {
+        messages,
+        done: finished,
+        failure,
+        gated_out,
+    }
+}
+
+/// The owners of a batch's runs (barriers recorded first in a fleet).
+/// None: the feed was cancelled meanwhile.
+async fn resolve<S: RowSink>(
+    shared: &Shared<S>,
+    fleet: Option<&Fleet>,
+    plan: Option<&mut PartitionPlan>,
+    messages: &[SourceMessage],
+    cancel: &CancellationToken,
+) -> Option<Vec<Run>> {
+    let (Some(f), Some(p)) = (fleet, plan) else {
+        let (active, activation) = shared.slot.current_activation();
+        return Some(vec![Run {
+            start: 0,
+            end: messages.len(),
+            active,
+            activation,
+        }]);
+    };
+    let offsets: Vec<i64> = messages.iter().map(|m| m.origin.offset).collect();
+    let mut runs = Vec::new();
+    for (start, end, owner) in p.runs(&offsets, shared.slot.current_activation().1) {
+        let (active, activation) =
+            owned(shared, f, p, owner, &messages[start].origin, cancel).await?;
+        runs.push(Run {
+            start,
+            end,
+            active,
+            activation,
+        });
+    }
+    Some(runs)
+}
+
+/// What a worker does with batches that come back from their tasks.
+struct Done<'a, S: RowSink> {
+    shared: &'a Arc<Shared<S>>,
+    fleet: Option<&'a Fleet>,
+    acks: &'a std_mpsc::Sender<Ack>,
+    topic: &'a str,
+    partition: i32,
+    last: Last,
+}
+
+impl<S: RowSink> Done<'_, S> {
+    /// Waits for a batch, finishes what it left (a batch held by the
+    /// breaker, or one whose predecessor was), and acknowledges it. False:
+    /// the partition stops (the host is stopping or it was revoked).
+    async fn finish(
+        &mut self,
+        job: InFlight,
+        finished: Result<Finished, tokio::task::JoinError>,
+        mut plan: Option<&mut PartitionPlan>,
+        cancel: &CancellationToken,
+    ) -> bool {
+        let Ok(f) = finished else {
+            tracing::error!(topic = %self.topic, partition = self.partition, "a batch task failed; its records will be consumed again");
+            return false;
+        };
+        for run in &job.runs[..f.done] {
+            self.took_over(&f.messages[run.start..run.end], &run.active, run.activation);
+        }
+        match f.failure {
+            None => {}
+            Some(Unfinished::Abandoned) if !f.gated_out => return false,
+            Some(failure) => {
+                if let Unfinished::Held { tripped: true } = failure {
+                    on_trip(self.shared).await;
+                }
+                // Held, or its predecessor was: the rest, one run at a time.
+                for run in &job.runs[f.done..] {
+                    let batch = &f.messages[run.start..run.end];
+                    let Some((active, activation)) = process_run(
+                        self.shared,
+                        self.fleet,
+                        plan.as_deref_mut(),
+                        run.activation,
+                        batch,
+                        cancel,
+                    )
+                    .await
+                    else {
+                        return false;
+                    };
+                    self.took_over(batch, &active, activation);
+                }
+            }
+        }
+        let _ = self.acks.send(Ack {
+            topic: self.topic.to_string(),
+            partition: self.partition,
+            next_offset: job.next_offset,
+        });
+        self.shared
+            .metrics
+            .live
+            .committed(self.topic, self.partition, job.next_offset);
+        true
+    }
+
+    fn took_over(&mut self, run: &[SourceMessage], active: &Arc<ActivePlugin>, activation: u64) {
+        took_over(
+            self.shared,
+            self.topic,
+            self.partition,
+            run,
+            active,
+            activation,
+            &mut self.last,
+        );
+    }
 }
 
 fn stopped<S: RowSink>(shared: &Shared<S>, topic: &str, partition: i32) {

@@ -18,7 +18,9 @@ pub mod value;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "transformer",
-        path: "../../wit",
+        // A copy of the top-level wit/, so the packaged crate carries it
+        // (tests/wit_in_sync.rs keeps the copies equal).
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_world",
         default_bindings_module: "sluice_plugin::bindings",

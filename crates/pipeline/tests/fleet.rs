@@ -1,0 +1,332 @@
+//! The fleet protocol against an in-memory control log (the Kafka one is
+//! tested with real hosts in host/tests/fleet.rs): two hosts seed and join
+//! a group, a deploy through one is validated by both and activated on
+//! both, a rejection anywhere activates nothing, damaged bytes are never
+//! used, and rollbacks go through the log like a stack.
+
+use futures::future::BoxFuture;
+use sluice_engine::{Engine, Limits, Plugin};
+use sluice_model::Row;
+use sluice_pipeline::fleet::log::{BlobError, ControlLog, ControlRecord, Stream};
+use sluice_pipeline::fleet::{self, Fleet, FleetSettings, Inbox, Refused};
+use sluice_pipeline::{
+    BindError, Breaker, BreakerConfig, CancellationToken, DeploySettings, Deployer, Metrics,
+    PluginSlot, RecentRecords, RowSink, Stamp, SwapHistory,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Every append is handed at once, in order, to every host's inbox; a new
+/// host's inbox first gets everything appended before (as a reader that
+/// starts at the beginning of the topics would).
+#[derive(Default)]
+struct MemoryLog {
+    inboxes: Mutex<Vec<Inbox>>,
+    records: Mutex<Vec<ControlRecord>>,
+    blobs: Mutex<HashMap<String, Vec<u8>>>,
+    /// Blobs that come back with a byte flipped.
+    damaged: Mutex<Vec<String>>,
+    position: Mutex<u64>,
+}
+
+impl ControlLog for MemoryLog {
+    fn append<'a>(
+        &'a self,
+        stream: Stream,
+        key: &'a str,
+        value: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let position = {
+            let mut p = self.position.lock().unwrap();
+            *p += 1;
+            *p
+        };
+        let record = ControlRecord {
+            stream,
+            key: key.to_string(),
+            value: value.map(<[u8]>::to_vec),
+            position: format!("memory@{position}"),
+        };
+        self.records.lock().unwrap().push(record.clone());
+        for inbox in self.inboxes.lock().unwrap().iter() {
+            inbox.deliver(record.clone());
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn sync(&self) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn put_blob<'a>(&'a self, hash: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, Result<(), String>> {
+        self.blobs
+            .lock()
+            .unwrap()
+            .insert(hash.to_string(), bytes.to_vec());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn get_blob<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, Result<Vec<u8>, BlobError>> {
+        let mut found = self.blobs.lock().unwrap().get(hash).cloned();
+        if self.damaged.lock().unwrap().iter().any(|h| h == hash) {
+            if let Some(b) = found.as_mut() {
+                b[0] ^= 0xff;
+            }
+        }
+        Box::pin(async move {
+            found.ok_or_else(|| BlobError::Missing {
+                hash: hash.to_string(),
+                detail: String::new(),
+            })
+        })
+    }
+
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+}
+
+/// Takes every row into any table.
+#[derive(Default)]
+struct AnySink;
+
+impl RowSink for AnySink {
+    type Table = ();
+    type Bound = Row;
+
+    async fn table(&self, _name: &str) -> Result<(), BindError> {
+        Ok(())
+    }
+
+    fn bind(_table: &(), row: Row, _stamp: &Stamp<'_>) -> Result<Row, String> {
+        Ok(row)
+    }
+
+    async fn write(&self, _rows: &[Row]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn table_of(_bound: &Row) -> &str {
+        "t"
+    }
+}
+
+struct Host {
+    deployer: Arc<Deployer<AnySink>>,
+    fleet: Arc<Fleet>,
+    _agent: tokio::task::JoinHandle<()>,
+}
+
+fn bytes(name: &str) -> Vec<u8> {
+    std::fs::read(sluice_test_programs::path(name)).expect("built by sluice-test-programs")
+}
+
+/// A host of the group on `log`, started with `file` and `plugin_config`.
+async fn host(
+    log: &Arc<MemoryLog>,
+    name: &str,
+    file: &str,
+    plugin_config: &[(&str, &str)],
+    stop: &CancellationToken,
+) -> Host {
+    let inbox = Inbox::default();
+    {
+        let mut inboxes = log.inboxes.lock().unwrap();
+        for r in log.records.lock().unwrap().iter() {
+            inbox.deliver(r.clone());
+        }
+        inboxes.push(inbox.clone());
+    }
+    let settings = FleetSettings {
+        member: format!("{name}-1"),
+        host: name.to_string(),
+        heartbeat: Duration::from_millis(100),
+        answer_timeout: Duration::from_secs(10),
+    };
+    let fleet = Arc::new(Fleet::new(log.clone(), inbox, settings));
+    let engine = Engine::new().unwrap();
+    let deploy_settings = DeploySettings {
+        plugin_config: plugin_config
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        limits: Limits::default(),
+        default_table: "created_users".into(),
+        version_column: "plugin_version".into(),
+        sample_file: None,
+    };
+    let file_bytes = bytes(file);
+    let plugin = Plugin::load(
+        &engine,
+        file,
+        &file_bytes,
+        deploy_settings.plugin_config.clone(),
+        Limits::default(),
+    )
+    .unwrap();
+    let joined = fleet::join(
+        &fleet,
+        &engine,
+        &AnySink,
+        &deploy_settings,
+        plugin,
+        &file_bytes,
+        file,
+    )
+    .await
+    .unwrap();
+    let slot = Arc::new(PluginSlot::with_activation(
+        joined.plugin,
+        joined.source,
+        joined.seq,
+    ));
+    let deployer = Arc::new(
+        Deployer::new(
+            engine,
+            slot,
+            Arc::new(AnySink),
+            deploy_settings,
+            Arc::new(RecentRecords::default()),
+            Arc::new(Metrics::new()),
+            Arc::new(SwapHistory::default()),
+            Arc::new(Breaker::new(BreakerConfig::default())),
+        )
+        .with_fleet(fleet.clone()),
+    );
+    let agent = tokio::spawn(fleet::agent(deployer.clone(), fleet.clone(), stop.clone()));
+    Host {
+        deployer,
+        fleet,
+        _agent: agent,
+    }
+}
+
+impl Host {
+    fn running(&self) -> (String, u64) {
+        let (active, seq) = self.deployer.slot.current_activation();
+        (active.plugin.info().version.clone(), seq)
+    }
+
+    async fn wait_for(&self, seq: u64) {
+        let started = Instant::now();
+        while self.running().1 < seq {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{} still runs activation {} (status: {:?})",
+                self.fleet.settings.host,
+                self.running().1,
+                self.fleet.status().lagging
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Both hosts have heard each other's heartbeat.
+async fn both_live(a: &Host) {
+    let started = Instant::now();
+    while a.fleet.state().live_members(Duration::from_secs(5)).len() < 2 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no heartbeats");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_through_one_host_is_validated_and_activated_by_both() {
+    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
+    let a = host(&log, "a", "flatten", &[], &stop).await;
+    // B starts with another file: it runs the group's version, seeded by A.
+    let b = host(&log, "b", "flatten-v2", &[], &stop).await;
+    assert_eq!(a.running(), ("0.1.0".to_string(), 1));
+    assert_eq!(b.running(), ("0.1.0".to_string(), 1));
+    both_live(&a).await;
+
+    let deployed = a
+        .deployer
+        .deploy("test".into(), bytes("flatten-v2"))
+        .await
+        .unwrap();
+    assert_eq!(deployed.activation, Some(2));
+    let mut hosts: Vec<(String, bool)> = deployed
+        .answers
+        .iter()
+        .map(|x| (x.host.clone(), x.accepted))
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, vec![("a".into(), true), ("b".into(), true)]);
+    b.wait_for(2).await;
+    assert_eq!(a.running(), ("2.0.0".to_string(), 2));
+    assert_eq!(b.running(), ("2.0.0".to_string(), 2));
+
+    // A rollback goes through the log too, and only one step back.
+    a.deployer.rollback().await.unwrap();
+    b.wait_for(3).await;
+    assert_eq!(b.running(), ("0.1.0".to_string(), 3));
+    let e = a.deployer.rollback().await.unwrap_err().to_string();
+    assert!(e.contains("no earlier version"), "{e}");
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_hosts_rejection_activates_the_version_nowhere() {
+    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
+    let a = host(&log, "a", "flatten", &[], &stop).await;
+    // flatten 0.1.0 takes `version-column`; flatten-strict 3.0.0 refuses it.
+    let b = host(
+        &log,
+        "b",
+        "flatten",
+        &[("version-column", "plugin_version")],
+        &stop,
+    )
+    .await;
+    both_live(&a).await;
+
+    let e = a
+        .deployer
+        .deploy("test".into(), bytes("init-fails-if"))
+        .await
+        .unwrap_err();
+    let refused = e.downcast_ref::<Refused>().expect("a refusal with answers");
+    assert!(
+        refused.reason.contains("host b") && refused.reason.contains("no longer knows setting"),
+        "{}",
+        refused.reason
+    );
+    // The first rejection ends the deploy; it is among the answers shown.
+    assert!(
+        refused.answers.iter().any(|x| x.host == "b" && !x.accepted),
+        "{:?}",
+        refused.answers
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(a.running(), ("0.1.0".to_string(), 1));
+    assert_eq!(b.running(), ("0.1.0".to_string(), 1));
+
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_bytes_are_never_activated() {
+    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
+    let a = host(&log, "a", "flatten", &[], &stop).await;
+    let b = host(&log, "b", "flatten", &[], &stop).await;
+    both_live(&a).await;
+    let v2 = bytes("flatten-v2");
+    log.damaged
+        .lock()
+        .unwrap()
+        .push(sluice_engine::content_hash(&v2));
+
+    let e = a.deployer.deploy("test".into(), v2).await.unwrap_err();
+    let refused = e.downcast_ref::<Refused>().expect("a refusal with answers");
+    assert!(
+        refused.reason.contains("host b") && refused.reason.contains("not used"),
+        "{}",
+        refused.reason
+    );
+    assert_eq!(b.running().1, 1);
+    assert_eq!(a.running().1, 1);
+    stop.cancel();
+}

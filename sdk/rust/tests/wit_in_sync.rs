@@ -1,0 +1,40 @@
+//! The WIT world has one source, the repository's `wit/`; the SDKs carry
+//! copies so that they can be packaged (crate, npm package, Python wheel).
+//! This test keeps every copy equal to the source.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `.wit` files of `dir`, by file name.
+fn wit_files(dir: &Path) -> BTreeMap<String, String> {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    entries
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wit"))
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn every_sdk_carries_the_repositorys_wit() {
+    let source = wit_files(&repo().join("wit"));
+    assert!(!source.is_empty(), "no .wit files in wit/");
+    for copy in [
+        "sdk/rust/wit",
+        "sdk/js/wit",
+        "sdk/python/src/sluice_plugin/wit",
+    ] {
+        let files = wit_files(&repo().join(copy));
+        assert!(
+            files == source,
+            "{copy}/ differs from wit/: copy it again (`cp wit/*.wit {copy}/`)"
+        );
+    }
+}
