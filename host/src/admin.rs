@@ -2,7 +2,8 @@
 //! `/`), and plugin deploys and rollbacks (these need the admin token).
 //!
 //! Every route that changes state (`POST /api/plugin/deploy`,
-//! `POST /api/plugin/rollback` and the page's forms `POST /ui/deploy`,
+//! `POST /api/plugin/rollback`, `POST /api/plugin/shadow|promote|discard`
+//! and the page's forms `POST /ui/deploy`,
 //! `POST /ui/rollback`) checks the token before it reads the body, and a
 //! deploy whose `Content-Length` is over the limit is refused before a byte
 //! of it is read. `GET /api/auth` is the cheap check a client makes first:
@@ -96,6 +97,9 @@ pub async fn serve(
         .route(AUTH_PATH, get(auth_check))
         .route("/api/plugin/deploy", post(deploy))
         .route("/api/plugin/rollback", post(rollback))
+        .route("/api/plugin/shadow", post(shadow))
+        .route("/api/plugin/promote", post(promote))
+        .route("/api/plugin/discard", post(discard))
         .layer(axum::middleware::map_response(no_sniffing))
         .with_state(state);
     let handle = tokio::spawn(async move {
@@ -143,6 +147,7 @@ async fn status(State(s): State<AdminState>) -> impl IntoResponse {
         "ready": s.metrics.live.waiting().is_empty(),
         "waiting": s.metrics.live.waiting(),
         "fleet": s.deployer.fleet.as_ref().map(|f| f.status()),
+        "shadow": s.deployer.shadow().map(|r| r.status()),
     }))
 }
 
@@ -307,48 +312,10 @@ async fn deploy(
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/json"));
-    // Refused on its declared length alone: nothing of it is read.
-    if let Some(n) = content_length(&headers).filter(|&n| n > MAX_PLUGIN_BYTES as u64) {
-        return (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("{}\n", too_large_text(Some(n), MAX_PLUGIN_BYTES)),
-        )
-            .into_response();
-    }
-    // Read only once the caller is known to hold the token, and never more
-    // than the limit (a chunked body declares no length).
-    let mut stream = body.into_data_stream();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(c) => c,
-            Err(e) => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "reading the plugin failed after {} bytes: {e}\n",
-                        bytes.len()
-                    ),
-                )
-                    .into_response()
-            }
-        };
-        if bytes.len() + chunk.len() > MAX_PLUGIN_BYTES {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("{}\n", too_large_text(None, MAX_PLUGIN_BYTES)),
-            )
-                .into_response();
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    if bytes.is_empty() {
-        return (
-            StatusCode::BAD_REQUEST,
-            "the upload is empty: send the component file (.wasm) as the request body\n",
-        )
-            .into_response();
-    }
+    let bytes = match read_plugin(&headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let source = headers
         .get("x-plugin-source")
         .and_then(|v| v.to_str().ok())
@@ -383,6 +350,136 @@ async fn deploy(
             format!("deploy rejected: {e:#}\n"),
         )
             .into_response(),
+    }
+}
+
+/// A plugin upload as the request body: refused on its declared length
+/// alone, read only up to the limit (a chunked body declares no length).
+/// Called only once the caller is known to hold the token.
+async fn read_plugin(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Response> {
+    // Refused on its declared length alone: nothing of it is read.
+    if let Some(n) = content_length(headers).filter(|&n| n > MAX_PLUGIN_BYTES as u64) {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("{}\n", too_large_text(Some(n), MAX_PLUGIN_BYTES)),
+        )
+            .into_response());
+    }
+    // Read only once the caller is known to hold the token, and never more
+    // than the limit (a chunked body declares no length).
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "reading the plugin failed after {} bytes: {e}\n",
+                        bytes.len()
+                    ),
+                )
+                    .into_response())
+            }
+        };
+        if bytes.len() + chunk.len() > MAX_PLUGIN_BYTES {
+            return Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("{}\n", too_large_text(None, MAX_PLUGIN_BYTES)),
+            )
+                .into_response());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.is_empty() {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "the upload is empty: send the component file (.wasm) as the request body\n",
+        )
+            .into_response());
+    }
+    Ok(bytes)
+}
+
+/// `POST /api/plugin/shadow?sample=0.1`: run the uploaded version beside the
+/// active one on a sample of live records; it writes nothing.
+async fn shadow(
+    State(s): State<AdminState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Some(r) = unauthorized(&s, &headers) {
+        return r;
+    }
+    let mut sample = 0.1;
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match (&*k, v.parse::<f64>()) {
+            ("sample", Ok(x)) => sample = x,
+            _ => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown or bad shadow parameter {k}={v:?} (known: sample=0.1)\n"),
+                )
+                    .into_response()
+            }
+        }
+    }
+    let bytes = match read_plugin(&headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let source = headers
+        .get("x-plugin-source")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("admin upload")
+        .to_string();
+    match s.deployer.start_shadow(source, bytes, sample).await {
+        Ok(status) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(status).unwrap_or_default()),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("shadow refused: {e:#}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /api/plugin/promote`: deploy the shadow's candidate.
+async fn promote(State(s): State<AdminState>, headers: HeaderMap) -> Response {
+    if let Some(r) = unauthorized(&s, &headers) {
+        return r;
+    }
+    match s.deployer.promote_shadow().await {
+        Ok(d) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(d).unwrap_or_default()),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("promote refused: {e:#}\n"),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /api/plugin/discard`: stop the shadow run.
+async fn discard(State(s): State<AdminState>, headers: HeaderMap) -> Response {
+    if let Some(r) = unauthorized(&s, &headers) {
+        return r;
+    }
+    match s.deployer.discard_shadow() {
+        Ok(status) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(status).unwrap_or_default()),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::CONFLICT, format!("discard refused: {e:#}\n")).into_response(),
     }
 }
 
@@ -450,6 +547,7 @@ fn page_response(
         auto_refresh,
         notice,
         fleet: d.fleet.as_ref().map(|f| f.status()),
+        shadow: d.shadow().map(|r| r.status()),
     };
     (
         code,

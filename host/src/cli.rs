@@ -70,6 +70,36 @@ pub enum PluginCommand {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Run a candidate version beside the active one on a sample of live
+    /// records, writing nothing; `plugin status` shows how its outcomes differ.
+    Shadow {
+        /// The component file.
+        file: PathBuf,
+        /// The share of records the candidate sees, in (0, 1].
+        #[arg(long, default_value_t = 0.1)]
+        sample: f64,
+        /// Print the answer as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Deploy the shadow's candidate through the normal deploy path.
+    Promote {
+        /// Print the answer as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Stop the shadow run.
+    Discard {
+        /// Print the answer as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
     /// Start a plugin project of its own in a new folder: manifest, README,
     /// the transform and its unit tests, samples and their golden output.
     New {

@@ -194,6 +194,10 @@ pub fn status(v: &Value) -> String {
             }
         }
     }
+    if let Some(sh) = v.get("shadow").filter(|s| !s.is_null()) {
+        out.push('\n');
+        out.push_str(&shadow(sh));
+    }
     if let Some(versions) = v.get("versions").and_then(Value::as_array) {
         let rows: Vec<Vec<String>> = versions
             .iter()
@@ -210,6 +214,55 @@ pub fn status(v: &Value) -> String {
             .collect();
         let _ = writeln!(out, "\nVersions on this host, newest first:");
         out.push_str(&table(&["ACTIVATION", "VERSION", "HASH", "SOURCE"], &rows));
+    }
+    out
+}
+
+/// A shadow run's counts and its newest differences.
+pub fn shadow(v: &Value) -> String {
+    let c = &v["counts"];
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    let mut out = format!(
+        "Shadow: {} {} ({}) on {:.0}% of the records: {} compared, {} same, {} different, {} candidate failed, {} candidate filtered, {} active failed, {} skipped\n",
+        text(v, "name"),
+        text(v, "version"),
+        short(text(v, "hash")),
+        v["sample"].as_f64().unwrap_or(0.0) * 100.0,
+        n("compared"),
+        n("same"),
+        n("different"),
+        n("candidate_failed"),
+        n("candidate_filtered"),
+        n("active_failed"),
+        n("skipped"),
+    );
+    let mut rows = Vec::new();
+    for s in v["samples"].as_array().into_iter().flatten().take(10) {
+        let columns = s["columns"].as_array().cloned().unwrap_or_default();
+        if columns.is_empty() {
+            rows.push(vec![
+                text(s, "record").to_string(),
+                text(s, "kind").to_string(),
+                String::new(),
+                String::new(),
+                text(s, "detail").lines().next().unwrap_or("").to_string(),
+            ]);
+        }
+        for col in columns {
+            rows.push(vec![
+                text(s, "record").to_string(),
+                text(s, "kind").to_string(),
+                text(&col, "column").to_string(),
+                text(&col, "active").to_string(),
+                text(&col, "candidate").to_string(),
+            ]);
+        }
+    }
+    if !rows.is_empty() {
+        out.push_str(&table(
+            &["RECORD", "KIND", "COLUMN", "ACTIVE", "CANDIDATE"],
+            &rows,
+        ));
     }
     out
 }

@@ -33,29 +33,7 @@ pub async fn run(command: PluginCommand) -> Result<()> {
             cql,
             ..
         } => {
-            let base = base_url(admin)?;
-            let size = std::fs::metadata(file)
-                .with_context(|| format!("reading {}", file.display()))?
-                .len();
-            if size == 0 {
-                bail!(
-                    "{} is empty: nothing to deploy (expected a plugin component, .wasm)",
-                    file.display()
-                );
-            }
-            let limit = check_token(&client, &base, admin).await?;
-            if let Some(limit) = limit.filter(|&limit| size > limit) {
-                bail!(
-                    "{} is {} ({size} bytes), over the limit of {} ({limit} bytes) of the host at \
-                     {}; nothing was sent",
-                    file.display(),
-                    mib(size),
-                    mib(limit),
-                    admin.admin
-                );
-            }
-            let bytes =
-                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            let (base, bytes) = upload(&client, admin, file).await?;
             let mut url = Url::parse(&endpoint(&base, "/api/plugin/deploy"))?;
             for setting in plugin_config {
                 if !setting.contains('=') {
@@ -75,10 +53,33 @@ pub async fn run(command: PluginCommand) -> Result<()> {
                 .body(bytes);
             (req, admin)
         }
-        PluginCommand::Rollback { admin, .. } => {
+        PluginCommand::Shadow {
+            file,
+            sample,
+            admin,
+            ..
+        } => {
+            let (base, bytes) = upload(&client, admin, file).await?;
+            let mut url = Url::parse(&endpoint(&base, "/api/plugin/shadow"))?;
+            url.query_pairs_mut()
+                .append_pair("sample", &sample.to_string());
+            let req = client
+                .post(url)
+                .header("x-plugin-source", header_text(&file.display().to_string()))
+                .body(bytes);
+            (req, admin)
+        }
+        PluginCommand::Rollback { admin, .. }
+        | PluginCommand::Promote { admin, .. }
+        | PluginCommand::Discard { admin, .. } => {
             let base = base_url(admin)?;
             check_token(&client, &base, admin).await?;
-            (client.post(endpoint(&base, "/api/plugin/rollback")), admin)
+            let path = match &command {
+                PluginCommand::Promote { .. } => "/api/plugin/promote",
+                PluginCommand::Discard { .. } => "/api/plugin/discard",
+                _ => "/api/plugin/rollback",
+            };
+            (client.post(endpoint(&base, path)), admin)
         }
         PluginCommand::Status { admin, .. } => (
             client.get(endpoint(&base_url(admin)?, "/api/status")),
@@ -93,6 +94,9 @@ pub async fn run(command: PluginCommand) -> Result<()> {
         PluginCommand::Deploy { json: true, .. }
             | PluginCommand::Rollback { json: true, .. }
             | PluginCommand::Status { json: true, .. }
+            | PluginCommand::Shadow { json: true, .. }
+            | PluginCommand::Promote { json: true, .. }
+            | PluginCommand::Discard { json: true, .. }
     );
     let response = send(with_token(request, admin), admin).await?;
     let status = response.status();
@@ -118,7 +122,19 @@ pub async fn run(command: PluginCommand) -> Result<()> {
             admin.admin,
             text.trim()
         ),
-        (PluginCommand::Deploy { .. }, _, Some(v)) => print!("{}", crate::fleet_view::deployed(v)),
+        (PluginCommand::Deploy { .. } | PluginCommand::Promote { .. }, _, Some(v)) => {
+            print!("{}", crate::fleet_view::deployed(v))
+        }
+        (PluginCommand::Shadow { .. }, _, Some(v)) => println!(
+            "Shadow run started: {} {} sees {:.0}% of the records and writes nothing; \
+             `host plugin status` shows how it differs, `host plugin promote` deploys it.",
+            v["name"].as_str().unwrap_or("?"),
+            v["version"].as_str().unwrap_or("?"),
+            v["sample"].as_f64().unwrap_or(0.0) * 100.0
+        ),
+        (PluginCommand::Discard { .. }, _, Some(v)) => {
+            print!("Shadow run stopped.\n{}", crate::fleet_view::shadow(v))
+        }
         (PluginCommand::Status { .. }, _, Some(v)) => print!("{}", crate::fleet_view::status(v)),
         (PluginCommand::Rollback { .. }, _, Some(v)) => println!(
             "Rolled back: {} {} is active.",
@@ -128,6 +144,38 @@ pub async fn run(command: PluginCommand) -> Result<()> {
         _ => println!("{}", text.trim()),
     }
     Ok(())
+}
+
+/// The checks before a plugin file is sent (not empty, the token good, under
+/// the host's limit), then its bytes and the host's base URL.
+async fn upload(
+    client: &Client,
+    admin: &AdminArgs,
+    file: &std::path::Path,
+) -> Result<(Url, Vec<u8>)> {
+    let base = base_url(admin)?;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size == 0 {
+        bail!(
+            "{} is empty: nothing to deploy (expected a plugin component, .wasm)",
+            file.display()
+        );
+    }
+    let limit = check_token(client, &base, admin).await?;
+    if let Some(limit) = limit.filter(|&limit| size > limit) {
+        bail!(
+            "{} is {} ({size} bytes), over the limit of {} ({limit} bytes) of the host at \
+             {}; nothing was sent",
+            file.display(),
+            mib(size),
+            mib(limit),
+            admin.admin
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    Ok((base, bytes))
 }
 
 /// Asks the host whether the token is good. A refusal is the error, with the

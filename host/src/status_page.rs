@@ -65,6 +65,8 @@ pub struct StatusView {
     pub notice: Option<Notice>,
     /// The group, when this host shares a deploy log with it.
     pub fleet: Option<sluice_pipeline::fleet::FleetStatus>,
+    /// A candidate running in the shadow of the active version.
+    pub shadow: Option<sluice_pipeline::shadow::ShadowStatus>,
 }
 
 /// Writes its text HTML-escaped, for element content and quoted attributes alike.
@@ -227,6 +229,7 @@ fn page(o: &mut String, v: &StatusView) -> fmt::Result {
     dependencies_card(o, v)?;
     plugin_card(o, v)?;
     fleet::fleet_card(o, v)?;
+    fleet::shadow_card(o, v)?;
     throughput_card(o, v)?;
     partitions_card(o, v)?;
     dead_letters_card(o, v)?;
@@ -914,6 +917,7 @@ mod tests {
             auto_refresh: true,
             notice: None,
             fleet: None,
+            shadow: None,
         }
     }
 

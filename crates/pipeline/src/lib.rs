@@ -11,6 +11,7 @@
 //!   the outcome [`policy`] and the [`breaker`] in between;
 //! - [`control`]: the active version, deploys, validation, swap history;
 //! - [`fleet`]: the group's durable deploy log, two-phase deploys, barriers;
+//! - [`shadow`]: a candidate beside the active version on sampled records;
 //! - [`telemetry`]: metrics, the status page's live view, events.
 
 pub mod breaker;
@@ -21,6 +22,7 @@ pub mod fleet;
 pub mod policy;
 pub mod ports;
 mod run;
+pub mod shadow;
 pub mod stages;
 pub mod telemetry;
 pub mod worker;

@@ -10,6 +10,7 @@ use crate::control::{ActivePlugin, Deployer, PluginSlot, RecentRecords, SwapHist
 use crate::dead_letter::{DeadLetter, Reason};
 use crate::policy::{self, Disposition};
 use crate::ports::{BindError, DeadLetterSink, RowSink, Stamp};
+use crate::shadow::LiveOutcome;
 use crate::telemetry::{events, Metrics};
 use sluice_codec::Decoder;
 use sluice_model::{Record, Row, SourceMessage};
@@ -138,6 +139,19 @@ async fn transform<'b, S: RowSink>(
     let mut rows = Vec::with_capacity(records.len());
     let mut pending = records;
     let mut attempt = 0;
+    // A shadow run gets copies of the sampled records and, below, the
+    // active version's outcome of each.
+    let shadow = shared.deployer.shadow();
+    let mut shadowed: Vec<(usize, Record)> = match &shadow {
+        Some(s) => pending
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, r))| s.sampled(r.origin.partition, r.origin.offset))
+            .map(|(i, (_, r))| (i, r.clone()))
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut compared: Vec<(Record, LiveOutcome)> = Vec::with_capacity(shadowed.len());
     while !pending.is_empty() {
         let (messages, inputs): (Vec<_>, Vec<_>) = pending.into_iter().unzip();
         let plugin = active.clone();
@@ -151,13 +165,27 @@ async fn transform<'b, S: RowSink>(
             .plugin_call_seconds(call_started.elapsed().as_secs_f64());
         pending = Vec::new();
         let mut retry_reason = None;
-        for (message, (result, input)) in messages.into_iter().zip(results) {
+        let mut next_shadowed = shadowed.iter().peekable();
+        for (i, (message, (result, input))) in messages.into_iter().zip(results).enumerate() {
             let disposition = match policy::dispose(result, default_table) {
                 Disposition::Retry(reason) if attempt >= retries => {
                     policy::retries_exhausted(attempt, &reason)
                 }
                 other => other,
             };
+            if attempt == 0 && next_shadowed.peek().is_some_and(|(j, _)| *j == i) {
+                let (_, record) = next_shadowed.next().expect("peeked");
+                let live = match &disposition {
+                    Disposition::Rows(r) => Some(LiveOutcome::Rows(r.clone())),
+                    Disposition::Filtered(why) => Some(LiveOutcome::Filtered(why.clone())),
+                    Disposition::Dead(_, error) => Some(LiveOutcome::Failed(error.clone())),
+                    // Not settled yet: not compared.
+                    Disposition::Retry(_) => None,
+                };
+                if let Some(live) = live {
+                    compared.push((record.clone(), live));
+                }
+            }
             match disposition {
                 Disposition::Rows(r) => rows.push((message, r)),
                 Disposition::Filtered(_) => events::RecordFiltered.emit(&shared.metrics),
@@ -177,6 +205,12 @@ async fn transform<'b, S: RowSink>(
                         format!("asked to retry, but its input was lost: {reason}"),
                     )),
                 },
+            }
+        }
+        if attempt == 0 {
+            shadowed.clear();
+            if let Some(s) = &shadow {
+                s.offer(std::mem::take(&mut compared));
             }
         }
         if let Some(reason) = retry_reason {

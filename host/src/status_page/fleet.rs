@@ -1,5 +1,5 @@
-//! The status page's fleet card: the group's active version, every host of
-//! the group, and the last deploys with each host's answer.
+//! The status page's fleet card (the group's active version, every host of
+//! the group, the last deploys with each host's answer) and shadow card.
 
 use super::{ago, short, Esc, StatusView};
 use std::fmt::{self, Write};
@@ -108,6 +108,65 @@ pub(super) fn fleet_card(o: &mut String, v: &StatusView) -> fmt::Result {
             "<p class=\"muted\">Skipped control record: {}</p>",
             Esc(p)
         )?;
+    }
+    o.push_str("</section>");
+    Ok(())
+}
+
+pub(super) fn shadow_card(o: &mut String, v: &StatusView) -> fmt::Result {
+    let Some(s) = &v.shadow else {
+        return Ok(());
+    };
+    let c = &s.counts;
+    write!(
+        o,
+        "<section class=\"card wide\" id=\"shadow\"><h2>Shadow run</h2>\
+         <p><b>{}@{}</b> <code title=\"{}\">{}</code> sees {:.0}% of the records and writes nothing \
+         (since {}). Promote with <code>host plugin promote</code>, stop with <code>host plugin discard</code>.</p>\
+         <p>{} compared: {} same, <b>{} different</b>, {} candidate failed, {} candidate filtered, \
+         {} active failed, {} skipped.</p>",
+        Esc(&s.name),
+        Esc(&s.version),
+        Esc(&s.hash),
+        Esc(short(&s.hash)),
+        s.sample * 100.0,
+        ago(v.now_ms, s.started_at_ms),
+        c.compared,
+        c.same,
+        c.different,
+        c.candidate_failed,
+        c.candidate_filtered,
+        c.active_failed,
+        c.skipped
+    )?;
+    if !s.samples.is_empty() {
+        o.push_str(
+            "<table><thead><tr><th>Record</th><th>Kind</th><th>Column</th><th>Active</th>\
+             <th>Candidate</th></tr></thead><tbody>",
+        );
+        for d in &s.samples {
+            if d.columns.is_empty() {
+                write!(
+                    o,
+                    "<tr><td><code>{}</code></td><td>{}</td><td colspan=\"3\">{}</td></tr>",
+                    Esc(&d.record),
+                    d.kind,
+                    Esc(d.detail.as_deref().unwrap_or(""))
+                )?;
+            }
+            for col in &d.columns {
+                write!(
+                    o,
+                    "<tr><td><code>{}</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    Esc(&d.record),
+                    d.kind,
+                    Esc(&col.column),
+                    Esc(col.active.as_deref().unwrap_or("(none)")),
+                    Esc(col.candidate.as_deref().unwrap_or("(none)"))
+                )?;
+            }
+        }
+        o.push_str("</tbody></table>");
     }
     o.push_str("</section>");
     Ok(())

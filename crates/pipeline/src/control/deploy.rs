@@ -13,6 +13,7 @@ use super::validate::validate;
 use crate::breaker::Breaker;
 use crate::fleet::{self, DeployRequest, Fleet};
 use crate::ports::RowSink;
+use crate::shadow::{ShadowRun, ShadowStatus};
 use crate::telemetry::{events, Metrics};
 use sluice_engine::{Engine, Limits, Plugin};
 use sluice_model::{PluginInfo, Record};
@@ -85,6 +86,8 @@ pub struct Deployer<S: RowSink> {
     pub breaker: Arc<Breaker>,
     /// The group's control log; None: this host alone (versions in memory).
     pub fleet: Option<Arc<Fleet>>,
+    /// A candidate running in the shadow of the active version, if any.
+    shadow: Mutex<Option<Arc<ShadowRun>>>,
     busy: tokio::sync::Mutex<()>,
 }
 
@@ -111,6 +114,7 @@ impl<S: RowSink> Deployer<S> {
             history,
             breaker,
             fleet: None,
+            shadow: Mutex::new(None),
             busy: tokio::sync::Mutex::new(()),
         }
     }
@@ -226,6 +230,91 @@ impl<S: RowSink> Deployer<S> {
             .ok_or_else(|| anyhow::anyhow!("no earlier version to roll back to"))?;
         self.announce(&back, "rolled back to");
         Ok(back.plugin.info().clone())
+    }
+
+    /// The shadow run, if one is going.
+    pub fn shadow(&self) -> Option<Arc<ShadowRun>> {
+        self.shadow.lock().expect("shadow slot").clone()
+    }
+
+    /// Starts running `bytes` in the shadow of the active version on a
+    /// share `sample` of the records, after the same validation as a deploy.
+    /// It writes nothing; a shadow already running is replaced.
+    pub async fn start_shadow(
+        &self,
+        source: String,
+        bytes: Vec<u8>,
+        sample: f64,
+    ) -> anyhow::Result<ShadowStatus> {
+        if !(sample > 0.0 && sample <= 1.0) {
+            anyhow::bail!("--sample {sample} is not a share of the records: give a number in (0, 1], e.g. 0.1");
+        }
+        let engine = self.engine.clone();
+        let (config, limits) = (
+            self.settings.plugin_config.clone(),
+            self.settings.limits.clone(),
+        );
+        let (what, copy) = (source.clone(), bytes.clone());
+        let plugin = tokio::task::spawn_blocking(move || {
+            Plugin::load(&engine, &what, &copy, config, limits)
+        })
+        .await??;
+        if plugin.hash() == self.slot.current().plugin.hash() {
+            anyhow::bail!(
+                "{} ({source}) is the active version: nothing to compare it with",
+                plugin.info()
+            );
+        }
+        validate(&plugin, &*self.sink, &self.settings, self.recent.snapshot()).await?;
+        let candidate = Arc::new(ActivePlugin {
+            plugin,
+            source,
+            since: SystemTime::now(),
+        });
+        let run = ShadowRun::start(
+            candidate,
+            bytes,
+            sample,
+            self.settings.default_table.clone(),
+        );
+        let status = run.status();
+        tracing::info!(plugin = %format!("{} {}", status.name, status.version), sample, "shadow run started: the candidate sees a sample of live records and writes nothing");
+        *self.shadow.lock().expect("shadow slot") = Some(run);
+        Ok(status)
+    }
+
+    /// Stops the shadow run; its last counts.
+    pub fn discard_shadow(&self) -> anyhow::Result<ShadowStatus> {
+        let run = self
+            .shadow
+            .lock()
+            .expect("shadow slot")
+            .take()
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no shadow run to discard (start one with `host plugin shadow FILE`)"
+                )
+            })?;
+        tracing::info!(plugin = %run.candidate.plugin.info(), "shadow run discarded");
+        Ok(run.status())
+    }
+
+    /// Deploys the shadow's candidate through the normal deploy path; the
+    /// shadow stops once it is active (and goes on if the deploy is refused).
+    pub async fn promote_shadow(&self) -> anyhow::Result<Deployed> {
+        let run = self.shadow().ok_or_else(|| {
+            anyhow::anyhow!("no shadow run to promote (start one with `host plugin shadow FILE`)")
+        })?;
+        let request = DeployRequest::new(
+            format!("promoted shadow: {}", run.candidate.source),
+            run.bytes.clone(),
+        );
+        let deployed = self.deploy_request(request).await?;
+        let mut slot = self.shadow.lock().expect("shadow slot");
+        if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &run)) {
+            *slot = None;
+        }
+        Ok(deployed)
     }
 
     /// Makes `next` current as the group's activation `seq` (the fleet
