@@ -90,7 +90,7 @@ measure() {
   fi
 
   say "end to end: Sluice"
-  "$bench" --json "$results/e2e-sluice.json" e2e --system sluice --count "$count" --partitions "$partitions" --live-seconds "$live" "${also[@]}" "${host_config[@]}"
+  "$bench" --json "$results/e2e-sluice.json" e2e --system sluice --count "$count" --partitions "$partitions" --live-seconds "$live" --shadow target/test-guests/flatten-v2.wasm "${also[@]}" "${host_config[@]}"
 
   if ((swap)); then
     # Swaps under half of the load Sluice sustained.

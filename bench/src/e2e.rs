@@ -14,7 +14,7 @@ use crate::procfs::{Sampler, Usage};
 use crate::services::{self, Endpoints, Stamp};
 use crate::stats::Latency;
 use crate::system::{self, Kind, Launch, Running, Target};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use scylla::client::session::Session;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,6 +39,11 @@ pub struct E2eArgs {
     /// half-load rate, for latencies at the same offered load.
     #[arg(long)]
     pub also_rate: Option<f64>,
+    /// Sluice only: also a live phase ("shadow") at half load with this
+    /// component running in the shadow of the active version on 10% of the
+    /// records, to compare with the half-load phase.
+    #[arg(long)]
+    pub shadow: Option<std::path::PathBuf>,
     /// Give up waiting for rows after this many seconds per phase.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
@@ -124,6 +129,9 @@ pub struct E2eResult {
     pub rss_peak_mb: f64,
     /// RSS after the run, idle.
     pub rss_idle_mb: f64,
+    /// Sluice with `--shadow`: the shadow run's counts after its phase.
+    #[serde(default)]
+    pub shadow_counts: Option<serde_json::Value>,
 }
 
 fn now_ms() -> f64 {
@@ -289,9 +297,34 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
     if let Some(rate) = args.also_rate {
         plan.push(("peer", rate));
     }
+    let shadow_bytes = match (&args.shadow, kind) {
+        (Some(path), Kind::Sluice) => {
+            plan.push(("shadow", full / 2.0));
+            Some(
+                std::fs::read(path)
+                    .with_context(|| format!("reading --shadow {}", path.display()))?,
+            )
+        }
+        _ => None,
+    };
+    let mut shadow_counts = None;
     for (phase, rate) in plan {
         let records = (rate * args.live_seconds).round().max(1.0) as u64;
         eprintln!("e2e {kind:?}: {phase} load, {records} users at {rate:.0}/s");
+        if phase == "shadow" {
+            let r = reqwest::Client::new()
+                .post(format!("http://{admin}/api/plugin/shadow?sample=0.1"))
+                .bearer_auth("sluice-bench")
+                .body(shadow_bytes.clone().unwrap_or_default())
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!(
+                    "starting the shadow run: {}",
+                    r.text().await.unwrap_or_default()
+                );
+            }
+        }
         let from = services::end_offsets(&ep.brokers, &topic, args.partitions)?;
         let t0 = sampler.mark();
         loadgen.mark();
@@ -319,6 +352,13 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
         )
         .await?;
         let t1 = sampler.mark();
+        if phase == "shadow" {
+            let status: serde_json::Value = reqwest::get(format!("http://{admin}/api/status"))
+                .await?
+                .json()
+                .await?;
+            shadow_counts = Some(status["shadow"]["counts"].clone());
+        }
         stamps.push((
             phase.to_string(),
             services::stamps(&ep.brokers, &topic, &from, &to)?,
@@ -384,5 +424,6 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
         host_metrics,
         rss_peak_mb,
         rss_idle_mb: idle.rss_kb as f64 / 1024.0,
+        shadow_counts,
     })
 }

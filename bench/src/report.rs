@@ -351,6 +351,28 @@ pub fn render(args: &ReportArgs) -> Result<String> {
                 100.0 * m.worker_busy
             )?;
         }
+        if let (Some(half), Some(shadow)) = (
+            r.phases.iter().find(|p| p.name == "half"),
+            r.phases.iter().find(|p| p.name == "shadow"),
+        ) {
+            let counts = r.shadow_counts.clone().unwrap_or_default();
+            writeln!(
+                w,
+                "Shadow run (flatten v2 beside v1 on 10% of the records, phase \"shadow\" at the half-load rate): \
+                 CPU {} µs per record against {} without ({:+.0}%), p99 {} ms against {}; achieved {} rows/s against {}. \
+                 The shadow compared {} records ({} different, {} skipped while behind).\n",
+                f0(shadow.cpu_us_per_record),
+                f0(half.cpu_us_per_record),
+                100.0 * (shadow.cpu_us_per_record / half.cpu_us_per_record - 1.0),
+                f0(shadow.latency.p99_ms),
+                f0(half.latency.p99_ms),
+                f0(shadow.achieved_rate),
+                f0(half.achieved_rate),
+                counts["compared"],
+                counts["different"],
+                counts["skipped"]
+            )?;
+        }
         writeln!(w, "| live phase | offered (rec/s) | achieved (rows/s) | records | latency p50 (ms) | p99 (ms) | max (ms) | cores | CPU µs/rec | RSS peak (MB) | load generator cores |")?;
         writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         for p in &r.phases {

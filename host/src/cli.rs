@@ -1,4 +1,5 @@
-//! The command line: `host run`, `host ingest`, `host users-api`, `host plugin`.
+//! The command line: `host run`, `host ingest`, `host users-api`, `host plugin`,
+//! `host dlq replay`, `host reprocess`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +31,20 @@ pub enum Command {
     /// Manage the plugin of a running host: deploy a new version, roll back, show status.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Work with the dead-letter topic: replay its letters with a fixed plugin.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+    /// Run a range of the source topic again with a given plugin version, in
+    /// a consumer group of its own (the live group's offsets never move).
+    Reprocess(crate::history::ReprocessArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Replay `<topic>.dlq` with a given plugin version: each letter's record
+    /// restored (key, value, headers, source offset), its rows written, what
+    /// fails again dead-lettered again; resumable, bounded by the topic's end at start.
+    Replay(crate::history::ReplayArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -31,6 +31,7 @@ pub mod cli;
 pub mod config;
 pub mod dryrun;
 pub mod fleet_view;
+pub mod history;
 pub mod ingest;
 pub mod pipeline;
 pub mod plugin_cli;

@@ -74,6 +74,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tokio::runtime::Runtime::new()?.block_on(host::plugin_cli::run(command))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Dlq(cli::DlqCommand::Replay(args)) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(host::history::replay::run(args, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reprocess(args) => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(host::history::reprocess::run(args, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::UsersApi(args) => {
             tokio::runtime::Runtime::new()?.block_on(host::users_api::run(args))?;
             Ok(ExitCode::SUCCESS)

@@ -221,7 +221,12 @@ impl DeadLetters {
         let offset = o.offset.to_string();
         let mut headers = OwnedHeaders::new();
         if omitted.is_none() {
-            for (k, v) in &o.headers {
+            // A replayed record carries its letter's attempt: the new one counts on.
+            for (k, v) in o
+                .headers
+                .iter()
+                .filter(|(k, _)| k != crate::restore::ATTEMPT)
+            {
                 headers = headers.insert(Header {
                     key: k,
                     value: v.as_deref(),
@@ -237,6 +242,9 @@ impl DeadLetters {
             ("sluice.source.partition", partition),
             ("sluice.source.offset", offset),
         ];
+        if let Some(attempt) = crate::restore::next_attempt(letter.message) {
+            ours.push((crate::restore::ATTEMPT, attempt.to_string()));
+        }
         if let Some(omitted) = omitted {
             ours.push(("sluice.payload.omitted", bounded(omitted.why.clone())));
             ours.push(("sluice.payload.bytes", omitted.bytes.to_string()));

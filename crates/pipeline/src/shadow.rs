@@ -21,7 +21,10 @@ use tokio::sync::mpsc;
 /// Diff samples kept.
 pub const SAMPLES: usize = 50;
 /// Batches of sampled records waiting for the candidate.
-const QUEUE: usize = 16;
+const QUEUE: usize = 64;
+/// Records per candidate call, and how long the task waits to gather them.
+const CALL: usize = 256;
+const GATHER: Duration = Duration::from_millis(200);
 /// A cell's text in a sample is cut to this many bytes.
 const CELL_TEXT: usize = 200;
 
@@ -118,9 +121,18 @@ impl ShadowRun {
             let (candidate, state) = (candidate.clone(), state.clone());
             tokio::spawn(async move {
                 while let Some(job) = jobs.recv().await {
+                    // Sampled records come a few per batch: gather them into
+                    // larger calls (one instance each), off the write path.
+                    let mut records = job.records;
+                    let until = tokio::time::Instant::now() + GATHER;
+                    while records.len() < CALL {
+                        match tokio::time::timeout_at(until, jobs.recv()).await {
+                            Ok(Some(more)) => records.extend(more.records),
+                            _ => break,
+                        }
+                    }
                     let plugin = candidate.clone();
-                    let (inputs, live): (Vec<Record>, Vec<(String, LiveOutcome)>) = job
-                        .records
+                    let (inputs, live): (Vec<Record>, Vec<(String, LiveOutcome)>) = records
                         .into_iter()
                         .map(|(r, l)| {
                             let at = format!(

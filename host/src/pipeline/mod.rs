@@ -228,7 +228,7 @@ async fn join_fleet(config: &Config, stop: CancellationToken) -> Result<Arc<Flee
 }
 
 /// The record decoder the config asks for.
-fn decoder(config: &Config) -> Result<Decoder> {
+pub(crate) fn decoder(config: &Config) -> Result<Decoder> {
     let registry = if config.pipeline.format == "json" {
         None
     } else {
