@@ -69,6 +69,10 @@ fn save<T: serde::Serialize + std::fmt::Debug>(path: &Option<PathBuf>, value: &T
     Ok(())
 }
 
+/// The host's allocator, so the stage figures are the host's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

@@ -8,6 +8,12 @@ use host::engine::{Engine, Plugin};
 use std::io::BufRead;
 use std::process::ExitCode;
 
+/// Records are many small trees, strings and rows: mimalloc's thread-local
+/// free lists cost a fraction of glibc's malloc there (the stage profile in
+/// docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log.log_format);
