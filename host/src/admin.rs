@@ -181,7 +181,12 @@ fn deploy_params(query: Option<&str>) -> Result<(BTreeMap<String, String>, Vec<S
                 config.insert(key.trim().to_string(), value.to_string());
             }
             "cql" => cql.extend(
-                v.split(';')
+                // `--` comments to the end of a line, as in a .cql file.
+                v.lines()
+                    .map(|l| l.split("--").next().unwrap_or(""))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .split(';')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(str::to_string),

@@ -994,6 +994,7 @@ mod tests {
             }],
             lagging: None,
             problems: vec![],
+            history: Default::default(),
         });
         let html = render(&v);
         assert!(html.contains("id=\"fleet\""), "{html}");

@@ -33,7 +33,7 @@ struct Setup {
 
 impl Setup {
     /// A one-partition topic and a config file naming it, the `records`
-    /// table, a unique live group, no fleet, and a breaker that never trips
+    /// table, a unique live group (and its fleet log), and a breaker that never trips
     /// (the tests dead-letter on purpose).
     async fn new(prefix: &str) -> Self {
         let (topic, keyspace, group) = (unique(prefix), unique("ks"), unique("g"));
@@ -51,7 +51,7 @@ impl Setup {
                  [pipeline]\ntopics = [{topic:?}]\ndefault-table = \"records\"\nformat = \"json\"\n\
                  [admin]\nlisten = \"127.0.0.1:0\"\n\
                  [breaker]\nfailure-ratio = 1.0\n\
-                 [fleet]\nenabled = false\n",
+                 [fleet]\nheartbeat = \"1s\"\nanswer-timeout = \"10s\"\n",
                 b = brokers(),
                 r = registry_url(),
                 c = cassandra_hosts(),
@@ -316,6 +316,18 @@ async fn the_fix_replays_every_letter_once_and_what_it_still_rejects_comes_back_
         60,
         "nothing dead-lettered twice"
     );
+
+    // The group's hosts show the last replay (left in the group's control log).
+    let running = Pipeline::start(t.config(), PathBuf::from(V1), false).await;
+    let status = running.json("/api/status").await;
+    let last = &status["fleet"]["history"]["replay"];
+    assert_eq!(last["skipped"]["rejected-by-this-version"], 5, "{status}");
+    assert_eq!(last["plugin"], "picky 2.0.0", "{last}");
+    assert!(running
+        .text("/")
+        .await
+        .contains("Last <code>host dlq replay</code>"));
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -373,6 +373,49 @@ impl Drop for KafkaControlLog {
     }
 }
 
+/// Writes `value` under `key` to the group's members topic, for the group's
+/// hosts to show (`host dlq replay` and `host reprocess` leave their last
+/// summary there: `history/replay`, `history/reprocess`). Skipped, with a
+/// debug line, when the group has no control log.
+pub async fn publish_note(
+    config: &KafkaConfig,
+    prefix: &str,
+    key: &str,
+    value: &[u8],
+) -> Result<()> {
+    let topics = ControlTopics::new(prefix, &config.group_id);
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.brokers);
+    client_options(&mut client, &config.options);
+    client.set("message.timeout.ms", "10000");
+    let producer: FutureProducer<QuietContext> = client
+        .create_with_context(QuietContext)
+        .context("creating a control-log producer")?;
+    let exists = producer
+        .client()
+        .fetch_metadata(Some(&topics.members), Duration::from_secs(10))
+        .map(|m| {
+            m.topics()
+                .iter()
+                .any(|t| t.error().is_none() && !t.partitions().is_empty())
+        })
+        .unwrap_or(false);
+    if !exists {
+        tracing::debug!(topic = %topics.members, "no control log for this group: the summary is not published");
+        return Ok(());
+    }
+    producer
+        .send(
+            FutureRecord::<str, [u8]>::to(&topics.members)
+                .key(key)
+                .payload(value),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| anyhow::anyhow!("publishing {key} to {}: {e}", topics.members))?;
+    Ok(())
+}
+
 /// A consumer that only reads assigned partitions (no group, no commits).
 fn reader_consumer(base: &ClientConfig, name: &str) -> Result<BaseConsumer> {
     let mut config = base.clone();

@@ -28,6 +28,9 @@ pub struct PipelineConfig {
     pub dead_letter_topic: String,
     /// Most records per plugin call and per write round.
     pub batch_size: usize,
+    /// Batches of one partition in flight: 2 decodes and transforms the next
+    /// while the previous is written; 1 does one batch at a time.
+    pub batches_in_flight: usize,
     /// How long a worker waits to fill a batch.
     #[serde(with = "sluice_model::duration")]
     pub batch_linger: Duration,
@@ -54,6 +57,7 @@ impl Default for PipelineConfig {
             reader_schema: None,
             dead_letter_topic: "{topic}.dlq".into(),
             batch_size: 500,
+            batches_in_flight: 2,
             batch_linger: Duration::from_millis(20),
             // 2,000 left workers idle 2/3 of a backlog drain waiting for
             // refetches after a resume (bench/results/2026-11-23-2.md).

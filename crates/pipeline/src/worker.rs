@@ -145,6 +145,17 @@ pub async fn run<S: RowSink>(
             task,
             written: Some(written_rx),
         };
+        if shared.config.batches_in_flight <= 1 {
+            let mut only = next;
+            let finished = (&mut only.task).await;
+            if !done
+                .finish(only, finished, plan.as_mut(), &feed.cancel)
+                .await
+            {
+                break;
+            }
+            continue;
+        }
         if let Some(mut previous) = inflight.replace(next) {
             let finished = (&mut previous.task).await;
             if !done

@@ -168,6 +168,28 @@ pub fn show_time(ms: i64) -> String {
     }
 }
 
+/// Leaves a finished run's summary in the group's control log, where the
+/// group's hosts show it (status page, `/api/status` under `fleet.history`).
+/// A failure only warns: the run itself is done.
+pub async fn publish(config: &Config, tool: &str, summary: &run::Summary) {
+    if summary.dry_run || !config.fleet.enabled {
+        return;
+    }
+    let mut value = serde_json::to_value(summary).unwrap_or_default();
+    value["at_ms"] = serde_json::json!(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0));
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
+    let key = format!("history/{tool}");
+    if let Err(e) =
+        sluice_kafka::control::publish_note(&config.kafka, &config.fleet.topic_prefix, &key, &bytes)
+            .await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "the summary was not left for the group's status pages");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

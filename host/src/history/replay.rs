@@ -201,7 +201,9 @@ pub async fn run(
     )?;
     letters.ensure_topics(std::slice::from_ref(&topic)).await?;
     let shared = run::shared(engine, &config, plugin, sink, Arc::new(letters), breaker).await?;
-    job.run(&config, &shared, &topic, stop).await
+    let summary = job.run(&config, &shared, &topic, stop).await?;
+    super::publish(&config, "replay", &summary).await;
+    Ok(summary)
 }
 
 struct Job {

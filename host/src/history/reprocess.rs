@@ -139,7 +139,9 @@ pub async fn run(
         config.breaker.clone(),
     )
     .await?;
-    go(&config, &shared, &spec, json, dry_run, stop).await
+    let summary = go(&config, &shared, &spec, json, dry_run, stop).await?;
+    super::publish(&config, "reprocess", &summary).await;
+    Ok(summary)
 }
 
 async fn go<S: RowSink>(

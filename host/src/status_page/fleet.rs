@@ -102,6 +102,28 @@ pub(super) fn fleet_card(o: &mut String, v: &StatusView) -> fmt::Result {
         }
         o.push_str("</tbody></table>");
     }
+    for (tool, s) in &f.history {
+        let n = |k: &str| s[k].as_u64().unwrap_or(0);
+        let sum = |k: &str| {
+            s[k].as_object()
+                .map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>())
+                .unwrap_or(0)
+        };
+        write!(
+            o,
+            "<p>Last <code>host {}</code> ({}, {}): {} read, {} written ({} rows), {} filtered, {} dead-lettered, {} skipped{}.</p>",
+            if tool == "replay" { "dlq replay" } else { "reprocess" },
+            Esc(s["plugin"].as_str().unwrap_or("?")),
+            ago(v.now_ms, s["at_ms"].as_u64().unwrap_or(0)),
+            n("read"),
+            n("written"),
+            n("rows"),
+            n("filtered"),
+            sum("dead_lettered"),
+            sum("skipped"),
+            if s["interrupted"].as_bool() == Some(true) { ", interrupted (run it again to go on)" } else { "" }
+        )?;
+    }
     for p in &f.problems {
         write!(
             o,

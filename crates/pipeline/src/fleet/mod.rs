@@ -133,6 +133,8 @@ pub struct FleetStatus {
     pub lagging: Option<String>,
     /// Control records that did not parse.
     pub problems: Vec<String>,
+    /// The last `host dlq replay` / `host reprocess` summaries, by tool.
+    pub history: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -296,6 +298,7 @@ impl Fleet {
                 .as_ref()
                 .map(|(seq, _, why)| format!("activation {seq}: {why}")),
             problems: state.problems(),
+            history: state.notes(),
         }
     }
 

@@ -20,6 +20,8 @@ pub struct FleetState {
     members: BTreeMap<String, (Member, Instant)>,
     /// (topic, partition) -> barriers as (first offset, activation), by offset.
     barriers: HashMap<(String, i32), Vec<(i64, u64)>>,
+    /// Summaries tools left for the group's hosts to show (`history/replay`, ...).
+    notes: BTreeMap<String, serde_json::Value>,
     problems: Vec<String>,
 }
 
@@ -55,6 +57,10 @@ impl FleetState {
             serde_json::from_slice(v).map_err(|e| e.to_string())
         }
         match record.stream {
+            Stream::Members if key.starts_with("history/") => {
+                let note: serde_json::Value = parse(value)?;
+                self.notes.insert(key["history/".len()..].to_string(), note);
+            }
             Stream::Members => {
                 let m: Member = parse(value)?;
                 // Read back at start-up, old heartbeats are old: age them by
@@ -196,6 +202,11 @@ impl FleetState {
             .get(&(topic.to_string(), partition))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// What tools left for the hosts to show, by tool (`replay`, `reprocess`).
+    pub fn notes(&self) -> BTreeMap<String, serde_json::Value> {
+        self.notes.clone()
     }
 
     pub fn problems(&self) -> Vec<String> {
