@@ -538,14 +538,23 @@ impl Walkthrough {
                 self.wait_for_version("0.2.0", Duration::from_secs(180));
             }
             "status" => {
-                let status: serde_json::Value =
-                    serde_json::from_str(&ran.stdout).expect("status is JSON");
-                assert_eq!(status["active"]["version"], "0.2.0");
+                // For people: a sentence naming the active version, then the group's hosts.
+                let first = ran.stdout.lines().next().unwrap_or_default();
+                assert!(
+                    first.starts_with("Active: ") && first.contains(" 0.2.0 "),
+                    "status names the active version: {}",
+                    ran.stdout
+                );
+                assert!(
+                    ran.stdout.contains("Hosts of the group (1):"),
+                    "{}",
+                    ran.stdout
+                );
             }
             "rollback-deploy" => {
                 assert!(
-                    ran.stdout.contains("\"version\": \"0.1.0\""),
-                    "rollback went back to 0.1.0: {}",
+                    ran.stdout.contains("0.1.0 is active.") && ran.stdout.contains("Deployed "),
+                    "rollback went back to 0.1.0, then the deploy: {}",
                     ran.stdout
                 );
                 self.wait_for_version("0.2.0", Duration::from_secs(10));
