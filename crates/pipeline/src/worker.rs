@@ -292,14 +292,18 @@ impl<S: RowSink> Done<'_, S> {
                 if let Unfinished::Held { tripped: true } = failure {
                     on_trip(self.shared).await;
                 }
-                // Held, or its predecessor was: the rest, one run at a time.
+                // Held, or its predecessor was: nothing of the rest was
+                // written, so the version active now (after a rollback or a
+                // fix) takes it, one run at a time. Never the held one again,
+                // and never one older than a barrier already written.
                 for run in &job.runs[f.done..] {
                     let batch = &f.messages[run.start..run.end];
+                    let owner = self.shared.slot.current_activation().1;
                     let Some((active, activation)) = process_run(
                         self.shared,
                         self.fleet,
                         plan.as_deref_mut(),
-                        run.activation,
+                        owner,
                         batch,
                         cancel,
                     )
