@@ -299,11 +299,20 @@ impl ControlLog for KafkaControlLog {
 
     fn sync(&self) -> BoxFuture<'_, Result<(), String>> {
         Box::pin(async move {
-            let ends = {
-                let this = &*self;
-                tokio::task::block_in_place(|| this.ends())?
-            };
             let deadline = tokio::time::Instant::now() + SYNC_TIMEOUT;
+            // Right after a broker restart, metadata answers "not leader" for a
+            // while: ask again until the deadline.
+            let ends = loop {
+                let this = &*self;
+                match tokio::task::block_in_place(|| this.ends()) {
+                    Ok(ends) => break ends,
+                    Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "control log end not readable yet; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            };
             loop {
                 let moved = self.progress.moved.notified();
                 let behind: Vec<String> = {
