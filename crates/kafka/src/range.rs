@@ -318,8 +318,8 @@ impl RangeReader {
     }
 }
 
-/// A consumed record as the pipeline takes it.
-fn source_message(m: &BorrowedMessage<'_>) -> SourceMessage {
+/// A consumed record as the pipeline takes it (the live source uses it too).
+pub(crate) fn source_message(m: &BorrowedMessage<'_>) -> SourceMessage {
     SourceMessage {
         origin: Origin {
             topic: m.topic().to_string(),

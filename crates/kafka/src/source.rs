@@ -12,9 +12,8 @@ use crate::config::KafkaConfig;
 use anyhow::{Context, Result};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, ClientContext, Offset, Statistics, TopicPartitionList};
-use sluice_model::{Origin, SourceMessage};
+use sluice_model::SourceMessage;
 use sluice_pipeline::{Ack, CancellationToken, Metrics, PartitionFeed};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{mpsc as std_mpsc, Arc, Mutex};
@@ -288,24 +287,7 @@ fn poll_loop(consumer: BaseConsumer<SourceContext>, shutdown: CancellationToken)
                 tracing::warn!(error = %e, "Kafka consumer error; librdkafka retries by itself")
             }
             Some(Ok(m)) => {
-                let message = SourceMessage {
-                    origin: Origin {
-                        topic: m.topic().to_string(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        timestamp: m.timestamp().to_millis(),
-                        key: m.key().map(<[u8]>::to_vec),
-                        headers: m
-                            .headers()
-                            .map(|hs| {
-                                hs.iter()
-                                    .map(|h| (h.key.to_string(), h.value.map(<[u8]>::to_vec)))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    },
-                    payload: m.payload().map(<[u8]>::to_vec),
-                };
+                let message = crate::range::source_message(&m);
                 route(&consumer, message);
             }
         }
