@@ -51,7 +51,7 @@ test: setup build-plugins build-test-guests
 # host/tests/outages.rs stops and starts the shared services itself, so nothing else may use them.
 # Outage tests: Cassandra, Kafka, the registry stopped in turn under load; run alone, one at a time
 test-outages:
-    bash scripts/with-services.sh cargo test -p host --test outages --test fleet -- --ignored --test-threads=1
+    bash scripts/with-services.sh cargo test -p host --no-fail-fast --test outages --test fleet -- --ignored --test-threads=1
 
 # Validate the Kubernetes manifests in deploy/k8s (kubernetes-validate, strict; KEDA schema; cross-file checks)
 validate-k8s:
