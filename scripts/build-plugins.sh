@@ -245,7 +245,7 @@ for dir in "${py_dirs[@]}"; do
   say "componentize-py $componentize_py_version: $dir -> $dist"
   # VIRTUAL_ENV points componentize-py at our venv's site-packages rather than
   # whatever the machine's python3 has installed, so builds do not depend on it.
-  VIRTUAL_ENV="$venv" "$venv/bin/componentize-py" -q -d "$root/wit" -w transformer \
+  VIRTUAL_ENV="$venv" "$venv/bin/componentize-py" -q -d "$root/wit/deps/sluice-transform-0.1.0" -w transformer \
     componentize -p "$dir" app -o "$out/.$name.wasm.tmp" \
     || { rm -f "$out/.$name.wasm.tmp"; die "componentize-py failed to build $dir (see above)"; }
   mv -f "$out/.$name.wasm.tmp" "$dist"

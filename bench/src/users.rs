@@ -7,7 +7,6 @@ use host::ingest::encode::{Encoder, USER_SCHEMA};
 use host::model::{self, Cell, Outcome, Record, Row};
 use host::sink::TableSchema;
 use host::users_api::generator::{self, Filter};
-use sluice_plugin::bindings::sluice::transform::types::Field;
 use sluice_plugin::Transform;
 
 /// Users per API page, as `host ingest` asks for them by default.
@@ -109,7 +108,6 @@ impl NativeFlatten {
 }
 
 fn input(r: Record) -> sluice_plugin::InputRecord {
-    use sluice_plugin::Node as S;
     let o = r.origin;
     sluice_plugin::InputRecord {
         topic: o.topic,
@@ -122,27 +120,8 @@ fn input(r: Record) -> sluice_plugin::InputRecord {
             .into_iter()
             .map(|(key, value)| sluice_plugin::Header { key, value })
             .collect(),
-        value: sluice_plugin::ValueTree {
-            nodes: r
-                .value
-                .nodes
-                .into_iter()
-                .map(|n| match n {
-                    model::Node::Null => S::Null,
-                    model::Node::Boolean(b) => S::Boolean(b),
-                    model::Node::Integer(i) => S::Integer(i),
-                    model::Node::Float(f) => S::Float(f),
-                    model::Node::Text(s) => S::Text(s),
-                    model::Node::Bytes(b) => S::Bytes(b),
-                    model::Node::List(l) => S::List(l),
-                    model::Node::Object(f) => S::Object(
-                        f.into_iter()
-                            .map(|(name, node)| Field { name, node })
-                            .collect(),
-                    ),
-                })
-                .collect(),
-        },
+        // The engine's own packing, so the native chain pays it too.
+        value: sluice_engine::packed_value(&r.value),
     }
 }
 
@@ -153,6 +132,12 @@ fn outcome(o: sluice_plugin::Outcome) -> Outcome {
             rows.into_iter()
                 .map(|r| Row {
                     table: r.table,
+                    kind: match r.kind {
+                        sluice_plugin::WriteKind::Upsert => model::WriteKind::Upsert,
+                        sluice_plugin::WriteKind::Delete => model::WriteKind::Delete,
+                    },
+                    ttl_seconds: r.ttl_seconds,
+                    write_time_micros: r.write_time_micros,
                     columns: r
                         .columns
                         .into_iter()

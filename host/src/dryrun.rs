@@ -121,17 +121,29 @@ fn flush(
     Ok(())
 }
 
-/// A row as `{"table": ..., "columns": {...}}`, with CQL values in JSON form.
+/// A row as `{"table": ..., "columns": {...}}`, with CQL values in JSON form
+/// (plus `delete`, `ttl_seconds`, `write_time_micros` when the row has them).
 pub fn row_json(row: &Row, default_table: &str) -> serde_json::Value {
     let columns: serde_json::Map<String, serde_json::Value> = row
         .columns
         .iter()
         .map(|(n, c)| (n.clone(), cell_json(c)))
         .collect();
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "table": row.table.as_deref().unwrap_or(default_table),
         "columns": columns,
-    })
+    });
+    // Only what differs from a plain upsert, so 0.1.0 plugins' output reads as before.
+    if row.kind == crate::model::WriteKind::Delete {
+        json["delete"] = true.into();
+    }
+    if let Some(ttl) = row.ttl_seconds {
+        json["ttl_seconds"] = ttl.into();
+    }
+    if let Some(t) = row.write_time_micros {
+        json["write_time_micros"] = t.into();
+    }
+    json
 }
 
 /// A cell in JSON: timestamps as RFC 3339, dates as `YYYY-MM-DD`, blobs as hex.

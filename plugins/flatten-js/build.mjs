@@ -26,7 +26,8 @@ if (!out) {
 
 const { component } = await componentize({
   sourcePath: join(here, 'flatten.js'),
-  witPath: resolve(here, '../../wit'),
+  // The JavaScript SDK targets sluice:transform@0.1.0, which the host keeps running.
+  witPath: resolve(here, '../../wit/deps/sluice-transform-0.1.0'),
   worldName: 'transformer',
   disableFeatures: ['http', 'fetch-event', 'stdio', 'random', 'clocks'],
 });

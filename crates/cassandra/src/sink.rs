@@ -3,7 +3,7 @@
 
 use crate::config::CassandraConfig;
 use crate::schema_change;
-use crate::table::{BoundRow, CqlType, TableSchema};
+use crate::table::{BoundRow, CqlType, Shape, TableSchema};
 use anyhow::{bail, Context, Result};
 use futures::stream::{self, TryStreamExt};
 use scylla::client::session::Session;
@@ -40,6 +40,8 @@ pub fn parse_consistency(name: &str) -> Result<Consistency> {
     })
 }
 
+type StatementKey = (String, Vec<String>, Shape);
+
 /// A connected sink.
 pub struct Sink {
     session: Session,
@@ -47,9 +49,9 @@ pub struct Sink {
     consistency: Consistency,
     concurrency: usize,
     tables: Mutex<HashMap<String, Arc<TableSchema>>>,
-    /// Prepared upserts per (table, column list): rows of one plugin almost
-    /// always have the same columns, so this stays tiny.
-    statements: Mutex<HashMap<(String, Vec<String>), PreparedStatement>>,
+    /// Prepared statements per (table, column list, shape): rows of one
+    /// plugin almost always have the same columns, so this stays tiny.
+    statements: Mutex<HashMap<StatementKey, PreparedStatement>>,
 }
 
 impl Sink {
@@ -196,6 +198,20 @@ impl Sink {
 
     async fn write_group(&self, group: &[&BoundRow]) -> Result<(), WriteError> {
         let err = |e: &dyn std::fmt::Display| WriteError(e.to_string());
+        // The statements of one batch share a write time, and at equal times
+        // Cassandra lets a delete win and otherwise the larger value: two
+        // writes of one row in a batch would not apply in order. Such a
+        // group (rare) is written one row at a time, in order.
+        if group.len() > 1 && !in_one_batch(group) {
+            for row in group {
+                let statement = self.statement(row).await?;
+                self.session
+                    .execute_unpaged(&statement, &row.values)
+                    .await
+                    .map_err(|e| err(&e))?;
+            }
+            return Ok(());
+        }
         if let [row] = group {
             let statement = self.statement(row).await?;
             self.session
@@ -220,20 +236,11 @@ impl Sink {
     }
 
     async fn statement(&self, row: &BoundRow) -> Result<PreparedStatement, WriteError> {
-        let key = (row.table.name.clone(), row.columns.clone());
+        let key = (row.table.name.clone(), row.columns.clone(), row.shape);
         if let Some(s) = self.statements.lock().await.get(&key) {
             return Ok(s.clone());
         }
-        let cql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            row.table.name,
-            key.1
-                .iter()
-                .map(|n| format!("\"{n}\""))
-                .collect::<Vec<_>>()
-                .join(", "),
-            vec!["?"; key.1.len()].join(", ")
-        );
+        let cql = row.cql();
         let mut prepared = self
             .session
             .prepare(cql.as_str())
@@ -296,6 +303,15 @@ impl RowSink for Sink {
         self.tables.lock().await.clear();
         self.statements.lock().await.clear();
     }
+}
+
+/// True when a group of one partition's rows can go in one batch: no
+/// deletes, and no row key twice.
+fn in_one_batch(group: &[&BoundRow]) -> bool {
+    let mut keys = std::collections::HashSet::with_capacity(group.len());
+    group
+        .iter()
+        .all(|r| r.shape.kind == sluice_model::WriteKind::Upsert && keys.insert(r.primary.as_str()))
 }
 
 /// Splits a CQL script into statements, dropping `--` comments.

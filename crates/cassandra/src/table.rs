@@ -1,7 +1,7 @@
 //! A live table's columns and keys, and the check of a row against them.
 
 use scylla::value::{CqlDate, CqlTimestamp, CqlValue};
-use sluice_model::{Cell, Row};
+use sluice_model::{Cell, Row, WriteKind};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -98,7 +98,18 @@ pub enum Misfit {
         column: String,
         problem: String,
     },
+    #[error("a delete from table {table} names its row by the primary key ({key}) only; it also has `{column}`: drop it, or make the row an upsert")]
+    DeleteColumn {
+        table: String,
+        key: String,
+        column: String,
+    },
+    #[error("row for table {table}: {problem}")]
+    Options { table: String, problem: String },
 }
+
+/// Cassandra's largest TTL: 20 years, in seconds.
+pub const MAX_TTL_SECONDS: u32 = 630_720_000;
 
 /// What the sink knows of a table, read from `system_schema.columns`.
 #[derive(Debug, Clone)]
@@ -112,15 +123,66 @@ pub struct TableSchema {
     pub clustering: Vec<String>,
 }
 
+/// The statement a bound row needs: what it does, with which `USING` parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shape {
+    pub kind: WriteKind,
+    pub ttl: bool,
+    pub timestamp: bool,
+}
+
 /// A row checked against its table and converted to CQL values, ready to write.
 #[derive(Debug, Clone)]
 pub struct BoundRow {
     pub table: Arc<TableSchema>,
-    /// Column names, in the order of `values`.
+    /// Column names: the inserted ones, or for a delete the key columns.
     pub columns: Vec<String>,
+    /// The statement's bind values, in its order: an upsert's columns then
+    /// its TTL and timestamp; a delete's timestamp then its key columns.
     pub values: Vec<Option<CqlValue>>,
+    pub shape: Shape,
     /// The partition key's values, to group rows of one partition.
     pub partition: String,
+    /// The whole primary key's values, to keep writes of one row in order.
+    pub primary: String,
+}
+
+impl BoundRow {
+    /// The CQL of this row's statement (one per table, columns and shape).
+    pub fn cql(&self) -> String {
+        let quoted =
+            |names: &[String]| names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>();
+        match self.shape.kind {
+            WriteKind::Upsert => {
+                let using = match (self.shape.ttl, self.shape.timestamp) {
+                    (false, false) => String::new(),
+                    (true, false) => " USING TTL ?".into(),
+                    (false, true) => " USING TIMESTAMP ?".into(),
+                    (true, true) => " USING TTL ? AND TIMESTAMP ?".into(),
+                };
+                format!(
+                    "INSERT INTO {} ({}) VALUES ({}){using}",
+                    self.table.name,
+                    quoted(&self.columns).join(", "),
+                    vec!["?"; self.columns.len()].join(", ")
+                )
+            }
+            WriteKind::Delete => format!(
+                "DELETE FROM {}{} WHERE {}",
+                self.table.name,
+                if self.shape.timestamp {
+                    " USING TIMESTAMP ?"
+                } else {
+                    ""
+                },
+                quoted(&self.columns)
+                    .iter()
+                    .map(|c| format!("{c} = ?"))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            ),
+        }
+    }
 }
 
 impl TableSchema {
@@ -133,7 +195,25 @@ impl TableSchema {
         stamp: Option<(&str, &str)>,
     ) -> Result<BoundRow, Misfit> {
         let mut cells = row.columns;
-        if let Some((column, value)) = stamp {
+        let delete = row.kind == WriteKind::Delete;
+        let options = |problem: String| Misfit::Options {
+            table: self.name.clone(),
+            problem,
+        };
+        if let Some(ttl) = row.ttl_seconds {
+            if delete {
+                return Err(options(format!(
+                    "a delete cannot have a TTL (ttl-seconds {ttl}); remove it"
+                )));
+            }
+            if ttl > MAX_TTL_SECONDS {
+                return Err(options(format!(
+                    "ttl-seconds {ttl} is over Cassandra's limit of {MAX_TTL_SECONDS} (20 years)"
+                )));
+            }
+        }
+        // The stamp says which version wrote a row; a delete leaves no row.
+        if let (Some((column, value)), false) = (stamp, delete) {
             if self.columns.get(column) == Some(&CqlType::Text)
                 && !cells.iter().any(|(n, _)| n == column)
             {
@@ -151,9 +231,33 @@ impl TableSchema {
                 Some(_) => {}
             }
         }
+        if delete {
+            if let Some((name, _)) = cells.iter().find(|(n, _)| !self.is_key(n)) {
+                return Err(Misfit::DeleteColumn {
+                    table: self.name.clone(),
+                    key: self
+                        .partition_key
+                        .iter()
+                        .chain(&self.clustering)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    column: name.clone(),
+                });
+            }
+        }
         let partition = self.partition_of(&cells);
+        let primary = if self.clustering.is_empty() {
+            partition.clone()
+        } else {
+            self.key_of(&cells)
+        };
         let mut columns = Vec::with_capacity(cells.len());
-        let mut values = Vec::with_capacity(cells.len());
+        let mut values = Vec::with_capacity(cells.len() + 2);
+        let timestamp = row.write_time_micros.map(|t| Some(CqlValue::BigInt(t)));
+        if delete {
+            values.extend(timestamp.clone());
+        }
         for (name, cell) in cells {
             let ty = self.columns.get(&name).ok_or_else(|| Misfit::NoColumn {
                 table: self.name.clone(),
@@ -168,12 +272,40 @@ impl TableSchema {
             columns.push(name);
             values.push(value);
         }
+        if !delete {
+            // CQL's TTL is an int; MAX_TTL_SECONDS fits.
+            values.extend(row.ttl_seconds.map(|t| Some(CqlValue::Int(t as i32))));
+            values.extend(timestamp);
+        }
         Ok(BoundRow {
             table: self.clone(),
             columns,
             values,
+            shape: Shape {
+                kind: row.kind,
+                ttl: row.ttl_seconds.is_some(),
+                timestamp: row.write_time_micros.is_some(),
+            },
             partition,
+            primary,
         })
+    }
+
+    fn is_key(&self, column: &str) -> bool {
+        self.partition_key
+            .iter()
+            .chain(&self.clustering)
+            .any(|k| k == column)
+    }
+
+    /// The whole primary key's values of a row.
+    fn key_of(&self, cells: &[(String, Cell)]) -> String {
+        self.partition_key
+            .iter()
+            .chain(&self.clustering)
+            .map(|k| format!("{:?}", cells.iter().find(|(n, _)| n == k).map(|(_, c)| c)))
+            .collect::<Vec<_>>()
+            .join("|")
     }
 
     /// The partition key values of a row, to group rows per partition.
@@ -254,6 +386,7 @@ mod tests {
         Row {
             table: None,
             columns: cols.into_iter().map(|(n, c)| (n.to_string(), c)).collect(),
+            ..Row::default()
         }
     }
 
@@ -314,6 +447,65 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a UUID"), "{e}");
+    }
+
+    #[test]
+    fn ttl_and_write_time_become_using_and_bind_after_the_columns() {
+        let mut r = row(vec![
+            ("id", Cell::Uuid(ID.into())),
+            ("name", Cell::Text("Zoë".into())),
+        ]);
+        r.ttl_seconds = Some(3600);
+        r.write_time_micros = Some(1_700_000_000_000_000);
+        let b = users().bind(r, None).unwrap();
+        assert_eq!(
+            b.cql(),
+            "INSERT INTO ks.users (\"id\", \"name\") VALUES (?, ?) USING TTL ? AND TIMESTAMP ?"
+        );
+        assert_eq!(b.values.len(), 4);
+        assert_eq!(b.values[2], Some(CqlValue::Int(3600)));
+        assert_eq!(b.values[3], Some(CqlValue::BigInt(1_700_000_000_000_000)));
+        let mut r = row(vec![("id", Cell::Uuid(ID.into()))]);
+        r.ttl_seconds = Some(MAX_TTL_SECONDS + 1);
+        let e = users().bind(r, None).unwrap_err().to_string();
+        assert!(e.contains("over Cassandra's limit"), "{e}");
+    }
+
+    #[test]
+    fn a_delete_names_its_row_by_the_key_and_nothing_else() {
+        let mut t = (*users()).clone();
+        t.columns.insert("plugin_version".into(), CqlType::Text);
+        let t = Arc::new(t);
+        let mut r = row(vec![("id", Cell::Uuid(ID.into()))]);
+        r.kind = WriteKind::Delete;
+        r.write_time_micros = Some(7);
+        let b = t
+            .bind(r.clone(), Some(("plugin_version", "2.0.0")))
+            .unwrap();
+        assert_eq!(b.columns, ["id"], "no version stamp on a delete");
+        assert_eq!(
+            b.cql(),
+            "DELETE FROM ks.users USING TIMESTAMP ? WHERE \"id\" = ?"
+        );
+        assert_eq!(
+            b.values[0],
+            Some(CqlValue::BigInt(7)),
+            "USING comes before WHERE"
+        );
+        r.columns.push(("name".into(), Cell::Text("x".into())));
+        let e = t.bind(r.clone(), None).unwrap_err().to_string();
+        assert!(
+            e.contains("primary key (id) only") && e.contains("`name`"),
+            "{e}"
+        );
+        r.columns.pop();
+        r.ttl_seconds = Some(5);
+        let e = t.bind(r, None).unwrap_err().to_string();
+        assert!(e.contains("cannot have a TTL"), "{e}");
+        let mut r = row(vec![("name", Cell::Text("x".into()))]);
+        r.kind = WriteKind::Delete;
+        let e = t.bind(r, None).unwrap_err().to_string();
+        assert!(e.contains("primary key column `id`"), "{e}");
     }
 
     #[test]

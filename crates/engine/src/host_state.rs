@@ -2,7 +2,7 @@
 //! context that grants nothing, and the host side of the `log` and `clock`
 //! imports.
 
-use super::bindings::sluice::transform::{clock, log, types};
+use super::bindings::{v0_1, v0_2};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -49,6 +49,11 @@ impl HostState {
     }
 
     /// Starts a call's budget of log events afresh.
+    /// An idle instance starts another batch: the clock moves to its start.
+    pub fn new_batch(&mut self, batch_started_ms: i64) {
+        self.batch_started_ms = batch_started_ms;
+    }
+
     pub fn new_call(&mut self) {
         self.logs_left = LOG_EVENTS_PER_CALL;
         self.logs_dropped = 0;
@@ -105,16 +110,17 @@ impl WasiView for HostState {
     }
 }
 
-impl types::Host for HostState {}
-
-impl clock::Host for HostState {
-    fn now(&mut self) -> i64 {
-        self.batch_started_ms
-    }
+/// A plugin log event's severity, whichever world version it came through.
+enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
 }
 
-impl log::Host for HostState {
-    fn log(&mut self, level: log::Level, message: String, fields: Vec<(String, String)>) {
+impl HostState {
+    fn log(&mut self, level: Level, message: String, fields: Vec<(String, String)>) {
         let message = cut(message);
         if fields.iter().any(|(k, _)| k == PANIC_FIELD) {
             // Kept whatever the log budget: it explains the trap that follows.
@@ -134,11 +140,46 @@ impl log::Host for HostState {
             .collect::<Vec<_>>()
             .join(" "));
         match level {
-            log::Level::Trace => tracing::trace!(target: "plugin", plugin, fields, "{message}"),
-            log::Level::Debug => tracing::debug!(target: "plugin", plugin, fields, "{message}"),
-            log::Level::Info => tracing::info!(target: "plugin", plugin, fields, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "plugin", plugin, fields, "{message}"),
-            log::Level::Error => tracing::error!(target: "plugin", plugin, fields, "{message}"),
+            Level::Trace => tracing::trace!(target: "plugin", plugin, fields, "{message}"),
+            Level::Debug => tracing::debug!(target: "plugin", plugin, fields, "{message}"),
+            Level::Info => tracing::info!(target: "plugin", plugin, fields, "{message}"),
+            Level::Warn => tracing::warn!(target: "plugin", plugin, fields, "{message}"),
+            Level::Error => tracing::error!(target: "plugin", plugin, fields, "{message}"),
         }
     }
 }
+
+/// The `log` and `clock` imports are the same in every world version.
+macro_rules! imports {
+    ($v:ident) => {
+        impl $v::interfaces::types::Host for HostState {}
+
+        impl $v::interfaces::clock::Host for HostState {
+            fn now(&mut self) -> i64 {
+                self.batch_started_ms
+            }
+        }
+
+        impl $v::interfaces::log::Host for HostState {
+            fn log(
+                &mut self,
+                level: $v::interfaces::log::Level,
+                message: String,
+                fields: Vec<(String, String)>,
+            ) {
+                use $v::interfaces::log::Level as L;
+                let level = match level {
+                    L::Trace => Level::Trace,
+                    L::Debug => Level::Debug,
+                    L::Info => Level::Info,
+                    L::Warn => Level::Warn,
+                    L::Error => Level::Error,
+                };
+                HostState::log(self, level, message, fields)
+            }
+        }
+    };
+}
+
+imports!(v0_1);
+imports!(v0_2);

@@ -2,15 +2,19 @@
 //! `transformer` world, and runs batches through them under limits.
 //!
 //! It knows wasmtime and the [`sluice_model`] types, nothing of Kafka or
-//! Cassandra. A [`Plugin`] is compiled and linked once; every call gets a
-//! fresh instance (cheap, thanks to `InstancePre`), so no state leaks from one
-//! batch to the next and a trap never poisons later calls.
+//! Cassandra. A [`Plugin`] is compiled and linked once; an instance serves
+//! batch after batch until it traps, and a trapped instance is dropped, so a
+//! trap never poisons later calls. It runs plugins built for either version
+//! of the world (`sluice:transform@0.2.0`, and 0.1.0 under `wit/deps/`).
 
 mod bindings;
 mod host_state;
 mod plugin;
 
-pub use plugin::{content_hash, CallError, LoadError, Plugin, RecordResult, MAX_PLUGIN_TEXT};
+pub use bindings::v0_2::packed_value;
+pub use plugin::{
+    content_hash, CallError, LoadError, Plugin, RecordResult, MAX_PLUGIN_TEXT, WORLD_VERSIONS,
+};
 
 use std::sync::Arc;
 use std::time::Duration;

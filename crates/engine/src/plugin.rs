@@ -1,13 +1,14 @@
 //! A loaded transform plugin: compiled once, checked against the world,
-//! configured, then called with batches, one fresh instance per call.
+//! configured, then called with batches; instances are reused from batch to
+//! batch until one traps.
 
-use super::bindings::{self, wit, Transformer, TransformerPre};
+use super::bindings::{v0_1, v0_2};
 use super::host_state::HostState;
 use super::{Engine, Limits, EPOCH_TICK};
 use sha2::{Digest, Sha256};
 use sluice_model::{Outcome, PluginInfo, Record};
 use std::path::Path;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::Store;
 
 /// The exports the `transformer` world requires, with their WIT signatures
@@ -34,7 +35,7 @@ pub enum LoadError {
     },
     #[error("{what} is not a WebAssembly component this host can compile: {message}")]
     Compile { what: String, message: String },
-    #[error("{what} does not fit the sluice:transform@0.1.0 `transformer` world: {message}. Rebuild it against this host's wit/ (`just build-plugins`)")]
+    #[error("{what} does not fit the `transformer` world of sluice:transform@0.2.0 or @0.1.0: {message}. Rebuild it against this host's wit/ (`just build-plugins`)")]
     World { what: String, message: String },
     #[error("{what} imports what this host does not grant: {message}. A plugin may import only sluice:transform/log, sluice:transform/clock and WASI 0.2 (which grants nothing); remove the import")]
     Import { what: String, message: String },
@@ -61,15 +62,60 @@ pub enum CallError {
 /// The result for one record of a batch.
 pub type RecordResult = Result<Outcome, CallError>;
 
+/// The world versions this host runs, newest first.
+pub const WORLD_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
+
+/// A component linked against one version of the world.
+#[derive(Clone)]
+enum Pre {
+    V1(v0_1::TransformerPre<HostState>),
+    V2(v0_2::TransformerPre<HostState>),
+}
+
+/// A live instance of either version.
+enum Instance {
+    V1(v0_1::Transformer),
+    V2(v0_2::Transformer),
+}
+
+type Live = (Store<HostState>, Instance);
+
+impl Instance {
+    fn metadata(&self, store: &mut Store<HostState>) -> wasmtime::Result<PluginInfo> {
+        Ok(match self {
+            Instance::V1(i) => v0_1::plugin_info(i.call_metadata(store)?),
+            Instance::V2(i) => v0_2::plugin_info(i.call_metadata(store)?),
+        })
+    }
+
+    fn init(
+        &self,
+        store: &mut Store<HostState>,
+        config: &[(String, String)],
+    ) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Instance::V1(i) => i.call_init(store, config),
+            Instance::V2(i) => i.call_init(store, config),
+        }
+    }
+}
+
 /// A compiled, validated, configured plugin, ready to be called.
 pub struct Plugin {
     info: PluginInfo,
     hash: String,
     engine: Engine,
-    pre: TransformerPre<HostState>,
+    pre: Pre,
     config: Vec<(String, String)>,
     limits: Limits,
+    /// Instances that finished a batch without trapping, for the next
+    /// batches: instantiating and `init` cost ~35 us, as much as three
+    /// records' transforms, and most batches under light load are small.
+    idle: std::sync::Mutex<Vec<Live>>,
 }
+
+/// The most idle instances kept: one per batch in flight is enough.
+const IDLE_INSTANCES: usize = 8;
 
 impl Plugin {
     /// Loads a component from a file. See [`Plugin::load`].
@@ -117,16 +163,9 @@ impl Plugin {
                 what: what.clone(),
                 message: import_error(engine, &component, &e),
             })?;
-        let pre = TransformerPre::new(instance_pre).map_err(|e| LoadError::World {
+        let pre = typed(engine, &component, instance_pre).map_err(|message| LoadError::World {
             what: what.clone(),
-            message: format!(
-                "{e:#}; the world declares {}",
-                REQUIRED_EXPORTS
-                    .iter()
-                    .map(|(n, sig)| format!("`{n}: {sig}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            message,
         })?;
         let hash = content_hash(bytes);
         let mut plugin = Plugin {
@@ -140,27 +179,26 @@ impl Plugin {
             pre,
             config,
             limits,
+            idle: std::sync::Mutex::new(Vec::new()),
         };
         let (mut store, instance) = plugin.instantiate().map_err(|e| LoadError::Trap {
             what: what.clone(),
             message: e.to_string(),
         })?;
-        let info = instance
-            .call_metadata(&mut store)
-            .map_err(|e| LoadError::Trap {
-                what: what.clone(),
-                message: format!(
-                    "metadata(): {}",
-                    trap_message(&e, &plugin.limits, store.data().panic.as_deref())
-                ),
-            })?;
-        plugin.info = bindings::plugin_info(info);
+        let info = instance.metadata(&mut store).map_err(|e| LoadError::Trap {
+            what: what.clone(),
+            message: format!(
+                "metadata(): {}",
+                trap_message(&e, &plugin.limits, store.data().panic.as_deref())
+            ),
+        })?;
+        plugin.info = info;
         check_identity(&plugin.info).map_err(|message| LoadError::World {
             what: what.clone(),
             message,
         })?;
         let what = format!("{} ({what})", plugin.info);
-        match instance.call_init(&mut store, &plugin.config) {
+        match instance.init(&mut store, &plugin.config) {
             Ok(Ok(())) => Ok(plugin),
             Ok(Err(message)) => Err(LoadError::Init { what, message }),
             Err(e) => Err(LoadError::Trap {
@@ -183,6 +221,14 @@ impl Plugin {
         &self.hash
     }
 
+    /// The version of the `sluice:transform` world the plugin was built for.
+    pub fn world_version(&self) -> &'static str {
+        match self.pre {
+            Pre::V1(_) => "0.1.0",
+            Pre::V2(_) => "0.2.0",
+        }
+    }
+
     /// The limits calls run under.
     pub fn limits(&self) -> &Limits {
         &self.limits
@@ -190,7 +236,8 @@ impl Plugin {
 
     /// Transforms a batch. Returns one result per record, in order.
     ///
-    /// The batch shares one instance, and each record is passed in a call of
+    /// The batch shares one instance (an idle one from an earlier batch when
+    /// there is one), and each record is passed in a call of
     /// its own under its own deadline: when a call traps (a panic, the
     /// deadline, the memory cap), the trap is pinned on that record at once,
     /// with no bisection and no second run, and the records after it go on
@@ -210,8 +257,11 @@ impl Plugin {
         records: Vec<Record>,
     ) -> Vec<(RecordResult, Option<Record>)> {
         let mut results = Vec::with_capacity(records.len());
-        let mut instance = None;
-        for record in records.into_iter().map(bindings::input_record) {
+        let mut instance = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some((store, _)) = &mut instance {
+            store.data_mut().new_batch(now_ms());
+        }
+        for record in records {
             let mut live = match instance.take() {
                 Some(live) => live,
                 None => match self.instantiate_and_init() {
@@ -222,10 +272,8 @@ impl Plugin {
                     }
                 },
             };
-            match self.call(&mut live, &record) {
-                Ok(outcome) => {
-                    let back = matches!(outcome, Outcome::Retry(_))
-                        .then(|| bindings::record_from_wit(record));
+            match self.call(&mut live, record) {
+                Ok((outcome, back)) => {
                     results.push((self.check_output(outcome), back));
                     instance = Some(live);
                 }
@@ -233,13 +281,19 @@ impl Plugin {
                 Err(e) => results.push((Err(e), None)),
             }
         }
+        if let Some(live) = instance {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < IDLE_INSTANCES {
+                idle.push(live);
+            }
+        }
         results
     }
 
     /// A fresh instance, configured with `init`.
-    fn instantiate_and_init(&self) -> Result<(Store<HostState>, Transformer), CallError> {
+    fn instantiate_and_init(&self) -> Result<Live, CallError> {
         let (mut store, instance) = self.instantiate()?;
-        match instance.call_init(&mut store, &self.config) {
+        match instance.init(&mut store, &self.config) {
             Ok(Ok(())) => Ok((store, instance)),
             Ok(Err(message)) => Err(CallError::Contract(format!(
                 "init refused the config it accepted at load: {message}"
@@ -251,30 +305,49 @@ impl Plugin {
         }
     }
 
-    /// One record through `transform` on a live instance, under the deadline.
+    /// One record through `transform` on a live instance, under the deadline;
+    /// a record whose outcome is `retry` comes back with it.
     fn call(
         &self,
-        (store, instance): &mut (Store<HostState>, Transformer),
-        record: &wit::InputRecord,
-    ) -> Result<Outcome, CallError> {
+        (store, instance): &mut Live,
+        record: Record,
+    ) -> Result<(Outcome, Option<Record>), CallError> {
         store.set_epoch_deadline(self.deadline_ticks());
         store.data_mut().new_call();
-        let outcomes = instance
-            .call_transform(&mut *store, std::slice::from_ref(record))
-            .map_err(|e| {
-                CallError::Trap(trap_message(
-                    &e,
-                    &self.limits,
-                    store.data().panic.as_deref(),
-                ))
-            })?;
+        let trap = |e: wasmtime::Error, store: &Store<HostState>| {
+            CallError::Trap(trap_message(
+                &e,
+                &self.limits,
+                store.data().panic.as_deref(),
+            ))
+        };
+        let (outcomes, back) = match instance {
+            Instance::V1(i) => {
+                let wit = v0_1::input_record(record);
+                let outcomes = i
+                    .call_transform(&mut *store, std::slice::from_ref(&wit))
+                    .map_err(|e| trap(e, store))?;
+                let outcomes: Vec<Outcome> = outcomes.into_iter().map(v0_1::outcome).collect();
+                let back = retried(&outcomes).then(|| v0_1::record_from_wit(wit));
+                (outcomes, back)
+            }
+            Instance::V2(i) => {
+                let (wit, tree) = v0_2::input_record(record);
+                let outcomes = i
+                    .call_transform(&mut *store, std::slice::from_ref(&wit))
+                    .map_err(|e| trap(e, store))?;
+                let outcomes: Vec<Outcome> = outcomes.into_iter().map(v0_2::outcome).collect();
+                let back = retried(&outcomes).then(|| v0_2::record_from_wit(wit, tree));
+                (outcomes, back)
+            }
+        };
         if store.data().logs_dropped > 0 {
             tracing::warn!(plugin = %self.info, dropped = store.data().logs_dropped, "plugin log events over the per-call limit were dropped");
         }
         let n = outcomes.len();
         let mut outcomes = outcomes.into_iter();
         match (outcomes.next(), n) {
-            (Some(outcome), 1) => Ok(bindings::outcome(outcome)),
+            (Some(outcome), 1) => Ok((outcome, back)),
             _ => Err(CallError::Contract(format!(
                 "transform returned {n} outcomes for 1 record; it must return exactly one per record"
             ))),
@@ -285,19 +358,16 @@ impl Plugin {
         (self.limits.call_timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
     }
 
-    fn instantiate(&self) -> Result<(Store<HostState>, Transformer), CallError> {
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let state = HostState::new(self.info.to_string(), self.limits.memory_bytes, now_ms);
+    fn instantiate(&self) -> Result<Live, CallError> {
+        let state = HostState::new(self.info.to_string(), self.limits.memory_bytes, now_ms());
         let mut store = Store::new(self.engine.wasmtime(), state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.deadline_ticks());
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
+        let instance = match &self.pre {
+            Pre::V1(pre) => pre.instantiate(&mut store).map(Instance::V1),
+            Pre::V2(pre) => pre.instantiate(&mut store).map(Instance::V2),
+        }
+        .map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
         Ok((store, instance))
     }
 
@@ -333,11 +403,60 @@ impl Plugin {
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// True when the one outcome of a call is `retry`.
+fn retried(outcomes: &[Outcome]) -> bool {
+    matches!(outcomes, [Outcome::Retry(_)])
+}
+
+/// Both versions' imports: they differ in version, so they sit side by side.
 fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine.wasmtime());
-    Transformer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    v0_2::Transformer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    v0_1::Transformer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     Ok(linker)
+}
+
+/// Types the component's exports against the newest world they fit. When
+/// none fits, the message is the type error against the version the
+/// component's imports name (else the newest).
+fn typed(
+    engine: &Engine,
+    component: &Component,
+    pre: InstancePre<HostState>,
+) -> Result<Pre, String> {
+    let v2 = match v0_2::TransformerPre::new(pre.clone()) {
+        Ok(p) => return Ok(Pre::V2(p)),
+        Err(e) => e,
+    };
+    let v1 = match v0_1::TransformerPre::new(pre) {
+        Ok(p) => return Ok(Pre::V1(p)),
+        Err(e) => e,
+    };
+    let imports_v1 = component
+        .component_type()
+        .imports(engine.wasmtime())
+        .any(|(name, _)| name.starts_with("sluice:transform/") && name.ends_with("@0.1.0"));
+    let (e, version) = if imports_v1 {
+        (v1, "0.1.0")
+    } else {
+        (v2, "0.2.0")
+    };
+    Err(format!(
+        "{e:#}; the world (sluice:transform@{version}) declares {}",
+        REQUIRED_EXPORTS
+            .iter()
+            .map(|(n, sig)| format!("`{n}: {sig}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// Names the missing exports before wasmtime's type check, whose message for

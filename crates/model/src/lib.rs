@@ -141,15 +141,40 @@ impl Cell {
     }
 }
 
-/// A row to upsert.
-#[derive(Debug, Clone, PartialEq)]
+/// What a row does to its table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum WriteKind {
+    /// Insert or update the columns.
+    #[default]
+    Upsert,
+    /// Delete the row named by its primary key columns.
+    Delete,
+}
+
+/// A row to write.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Row {
     /// None means the pipeline's default table.
     pub table: Option<String>,
     pub columns: Vec<(String, Cell)>,
+    pub kind: WriteKind,
+    /// `USING TTL`, in seconds.
+    pub ttl_seconds: Option<u32>,
+    /// `USING TIMESTAMP`, in microseconds since the epoch.
+    pub write_time_micros: Option<i64>,
 }
 
 impl Row {
+    /// An upsert of `columns` into `table` (none: the default table), with
+    /// the table's TTL and Cassandra's write time.
+    pub fn upsert(table: Option<String>, columns: Vec<(String, Cell)>) -> Self {
+        Row {
+            table,
+            columns,
+            ..Row::default()
+        }
+    }
+
     /// Approximate size in bytes, for output caps.
     pub fn size(&self) -> usize {
         self.columns.iter().map(|(n, c)| n.len() + c.size()).sum()

@@ -65,6 +65,7 @@ mod tests {
         let row = Row {
             table: None,
             columns: vec![("a".into(), Cell::Int(1))],
+            ..Row::default()
         };
         let Disposition::Rows(rows) = dispose(Ok(Outcome::Rows(vec![row])), "t") else {
             panic!()

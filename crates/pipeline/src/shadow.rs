@@ -291,6 +291,27 @@ fn row_diff(ours: &[Row], theirs: &[Row]) -> Vec<ColumnDiff> {
                 candidate: b.table.clone(),
             });
         }
+        for (what, l, r) in [
+            ("(kind)", format!("{:?}", a.kind), format!("{:?}", b.kind)),
+            (
+                "(ttl)",
+                format!("{:?}", a.ttl_seconds),
+                format!("{:?}", b.ttl_seconds),
+            ),
+            (
+                "(write time)",
+                format!("{:?}", a.write_time_micros),
+                format!("{:?}", b.write_time_micros),
+            ),
+        ] {
+            if l != r {
+                diffs.push(ColumnDiff {
+                    column: format!("row {i} / {what}"),
+                    active: Some(l),
+                    candidate: Some(r),
+                });
+            }
+        }
         let left: BTreeMap<&str, &Cell> = a.columns.iter().map(|(n, c)| (n.as_str(), c)).collect();
         let right: BTreeMap<&str, &Cell> = b.columns.iter().map(|(n, c)| (n.as_str(), c)).collect();
         let names: std::collections::BTreeSet<&str> =
@@ -320,6 +341,7 @@ mod tests {
                 ("id".into(), Cell::Int(1)),
                 ("last_name".into(), Cell::Text(last.into())),
             ],
+            ..Row::default()
         }
     }
 

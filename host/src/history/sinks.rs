@@ -21,7 +21,8 @@ impl RowSink for PrintRows {
     }
 
     fn bind(_table: &(), mut row: Row, stamp: &Stamp<'_>) -> Result<Self::Bound, String> {
-        if !row.columns.iter().any(|(n, _)| n == stamp.column) {
+        let upsert = row.kind == crate::model::WriteKind::Upsert;
+        if upsert && !row.columns.iter().any(|(n, _)| n == stamp.column) {
             row.columns.push((
                 stamp.column.to_string(),
                 Cell::Text(stamp.version.to_string()),

@@ -12,7 +12,7 @@ pub const PACKAGE: &str = "transform";
 pub const WORLD: &str = "transformer";
 /// The versions of `sluice:transform` this host runs (wit/, and any kept
 /// under wit/deps/).
-pub const SUPPORTED: &[&str] = &["0.1.0"];
+pub const SUPPORTED: &[&str] = &sluice_engine::WORLD_VERSIONS;
 
 fn is_ours(name: &PackageName) -> bool {
     name.namespace == NAMESPACE && name.name == PACKAGE
@@ -118,12 +118,15 @@ mod tests {
         let name = PackageName {
             namespace: "sluice".into(),
             name: "transform".into(),
-            version: Some("0.2.0".parse().unwrap()),
+            version: Some("0.3.0".parse().unwrap()),
         };
         let err = check_version(&name, "my-plugin").unwrap_err().to_string();
-        assert!(err.contains("sluice:transform@0.2.0"), "{err}");
-        assert!(err.contains("supports sluice:transform@0.1.0"), "{err}");
-        assert!(err.contains("sluice-plugin 0.1"), "{err}");
+        assert!(err.contains("sluice:transform@0.3.0"), "{err}");
+        assert!(
+            err.contains("supports sluice:transform@0.2.0, sluice:transform@0.1.0"),
+            "{err}"
+        );
+        assert!(err.contains("sluice-plugin 0.2 or 0.1"), "{err}");
     }
 
     #[test]

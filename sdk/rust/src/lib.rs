@@ -4,7 +4,8 @@
 //! [`export_transform!`]. The logic stays testable natively with `cargo test`:
 //! build inputs with [`testing::record`] and call the same functions.
 //!
-//! - [`value`]: typed, path-based access to a record's decoded value.
+//! - [`value`]: typed, path-based access to a record's decoded value, read in
+//!   place from the packed buffer the host hands over (`sluice:transform@0.2.0`).
 //! - [`row`]: a builder for output rows.
 //! - [`time`]: RFC 3339 timestamps to CQL `timestamp` milliseconds.
 
@@ -29,9 +30,10 @@ pub mod bindings {
 
 pub use bindings::sluice::transform::log::Level;
 pub use bindings::sluice::transform::types::{
-    Cell, Column, Header, InputError, InputRecord, Node, Outcome, PluginInfo, Row, ValueTree,
+    Cell, Column, Header, InputError, InputRecord, Outcome, PluginInfo, Row, WriteKind,
 };
 pub use row::RowBuilder;
+pub use sluice_packed::Node;
 pub use value::Value;
 
 /// A transform: configured once per instance, then called per record.

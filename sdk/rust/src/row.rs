@@ -1,6 +1,6 @@
 //! A builder for output rows.
 
-use crate::{Cell, Column, Row};
+use crate::{Cell, Column, Row, WriteKind};
 
 /// Builds one [`Row`], column by column.
 ///
@@ -9,10 +9,33 @@ use crate::{Cell, Column, Row};
 /// let row = RowBuilder::default_table().text("name", "Zoë").int("age", 31).build();
 /// assert_eq!(row.columns.len(), 2);
 /// ```
-#[derive(Default)]
+///
+/// A delete names the row by its primary key columns:
+///
+/// ```
+/// # use sluice_plugin::RowBuilder;
+/// let gone = RowBuilder::table("users").uuid("id", "8f0b1c5e-3a43-4d9b-9c5e-0e2b6b1f7a10").delete().build();
+/// let expiring = RowBuilder::default_table().text("name", "Zoë").ttl_seconds(86_400).build();
+/// # assert!(gone.ttl_seconds.is_none() && expiring.ttl_seconds == Some(86_400));
+/// ```
 pub struct RowBuilder {
     table: Option<String>,
     columns: Vec<Column>,
+    kind: WriteKind,
+    ttl_seconds: Option<u32>,
+    write_time_micros: Option<i64>,
+}
+
+impl Default for RowBuilder {
+    fn default() -> Self {
+        RowBuilder {
+            table: None,
+            columns: Vec::new(),
+            kind: WriteKind::Upsert,
+            ttl_seconds: None,
+            write_time_micros: None,
+        }
+    }
 }
 
 impl RowBuilder {
@@ -25,7 +48,7 @@ impl RowBuilder {
     pub fn table(name: &str) -> Self {
         RowBuilder {
             table: Some(name.to_string()),
-            columns: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -78,11 +101,35 @@ impl RowBuilder {
         self.cell(name, Cell::Null)
     }
 
+    /// Makes the row a delete (CQL `DELETE ... WHERE` its key): give it the
+    /// primary key columns only.
+    pub fn delete(mut self) -> Self {
+        self.kind = WriteKind::Delete;
+        self
+    }
+
+    /// CQL `USING TTL`: Cassandra expires the written columns after `seconds`.
+    pub fn ttl_seconds(mut self, seconds: u32) -> Self {
+        self.ttl_seconds = Some(seconds);
+        self
+    }
+
+    /// CQL `USING TIMESTAMP`: the write's time, in microseconds since the
+    /// epoch (e.g. the event's time), so a late or replayed record does not
+    /// overwrite a newer write of the same row.
+    pub fn write_time_micros(mut self, micros: i64) -> Self {
+        self.write_time_micros = Some(micros);
+        self
+    }
+
     /// The finished row.
     pub fn build(self) -> Row {
         Row {
             table: self.table,
             columns: self.columns,
+            kind: self.kind,
+            ttl_seconds: self.ttl_seconds,
+            write_time_micros: self.write_time_micros,
         }
     }
 }

@@ -1,43 +1,57 @@
 //! Helpers for native unit tests of plugin logic: build the same input
 //! records the host would hand over, from JSON.
 
-use crate::bindings::sluice::transform::types::Field;
-use crate::{InputRecord, Node, ValueTree};
+use crate::InputRecord;
+use sluice_packed::Packer;
 
-/// Converts a JSON value to a value tree the way the host does for JSON input.
-pub fn tree_from_json(json: &serde_json::Value) -> ValueTree {
-    let mut nodes = Vec::new();
-    push(&mut nodes, json);
-    ValueTree { nodes }
+/// Packs a JSON value the way the host packs a JSON input's value.
+pub fn packed_from_json(json: &serde_json::Value) -> Vec<u8> {
+    // The packer appends nodes in index order and a container names its
+    // children's indices, so number the tree in pre-order first.
+    let mut order = Vec::new();
+    number(json, &mut order);
+    let mut next = 1u32;
+    let mut packer = Packer::with_capacity(order.len(), 0);
+    for node in &order {
+        use serde_json::Value as J;
+        match node {
+            J::Null => packer.null(),
+            J::Bool(b) => packer.boolean(*b),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => packer.integer(i),
+                None => packer.float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            J::String(s) => packer.text(s),
+            J::Array(items) => {
+                let first = next;
+                next += items.len() as u32;
+                packer.list(first..next)
+            }
+            J::Object(map) => {
+                let first = next;
+                next += map.len() as u32;
+                packer.object(map.keys().map(String::as_str).zip(first..next))
+            }
+        };
+    }
+    packer.finish()
 }
 
-fn push(nodes: &mut Vec<Node>, json: &serde_json::Value) -> u32 {
-    use serde_json::Value as J;
-    let index = nodes.len() as u32;
-    nodes.push(Node::Null);
-    let node = match json {
-        J::Null => Node::Null,
-        J::Bool(b) => Node::Boolean(*b),
-        J::Number(n) => match n.as_i64() {
-            Some(i) => Node::Integer(i),
-            None => Node::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        J::String(s) => Node::Text(s.clone()),
-        J::Array(items) => Node::List(items.iter().map(|i| push(nodes, i)).collect()),
-        J::Object(map) => Node::Object(
-            map.iter()
-                .map(|(k, v)| Field {
-                    name: k.clone(),
-                    node: push(nodes, v),
-                })
-                .collect(),
-        ),
-    };
-    nodes[index as usize] = node;
-    index
+/// Breadth-first order: a container's children get consecutive indices.
+fn number<'a>(root: &'a serde_json::Value, order: &mut Vec<&'a serde_json::Value>) {
+    order.push(root);
+    let mut at = 0;
+    while at < order.len() {
+        match order[at] {
+            serde_json::Value::Array(items) => order.extend(items.iter()),
+            serde_json::Value::Object(map) => order.extend(map.values()),
+            _ => {}
+        }
+        at += 1;
+    }
 }
 
-/// An input record as if consumed from `topic` partition 0 at `offset`.
+/// An input record as if consumed from `users_created` partition 0 at offset 0.
 pub fn record(json: &serde_json::Value) -> InputRecord {
     InputRecord {
         topic: "users_created".to_string(),
@@ -46,6 +60,6 @@ pub fn record(json: &serde_json::Value) -> InputRecord {
         timestamp: Some(0),
         key: None,
         headers: Vec::new(),
-        value: tree_from_json(json),
+        value: packed_from_json(json),
     }
 }

@@ -1,37 +1,40 @@
 //! Typed, path-based access to a decoded record value.
 //!
-//! The host hands values over as a flat list of nodes (see the WIT
-//! `value-tree`); [`Value`] is a cheap cursor into it. Lookups by dotted path
+//! The host hands a value over packed in one buffer (the WIT `packed-value`,
+//! crates/packed); [`Value`] is a cheap cursor into it that reads nodes and
+//! strings in place, without copying. Lookups by dotted path
 //! (`location.street.number`) return `Err(InputError)` naming the path, so a
 //! transform can use `?` and still produce a bad-input outcome that says which
 //! field is wrong.
 
-use crate::{InputError, Node, ValueTree};
+use crate::InputError;
+use sluice_packed::{Node, Packed};
 
-/// A cursor at one node of a [`ValueTree`].
+/// A cursor at one node of a packed value.
 #[derive(Clone, Copy)]
 pub struct Value<'a> {
-    nodes: &'a [Node],
+    packed: Packed<'a>,
     index: u32,
 }
 
 impl<'a> Value<'a> {
-    /// The root of a tree. An empty tree reads as `null`.
-    pub fn root(tree: &'a ValueTree) -> Self {
+    /// The root of a packed value (an input record's `value`). A buffer that
+    /// is not a packed value (or is empty) reads as `null`.
+    pub fn root(value: &'a [u8]) -> Self {
         Value {
-            nodes: &tree.nodes,
+            packed: Packed::new(value).unwrap_or(Packed::empty()),
             index: 0,
         }
     }
 
     /// The node under the cursor.
-    pub fn node(&self) -> &'a Node {
-        self.nodes.get(self.index as usize).unwrap_or(&Node::Null)
+    pub fn node(&self) -> Node<'a> {
+        self.packed.node(self.index)
     }
 
     fn at(&self, index: u32) -> Value<'a> {
         Value {
-            nodes: self.nodes,
+            packed: self.packed,
             index,
         }
     }
@@ -39,10 +42,7 @@ impl<'a> Value<'a> {
     /// The member `name` of an object, if this is an object that has it.
     pub fn get(&self, name: &str) -> Option<Value<'a>> {
         match self.node() {
-            Node::Object(fields) => fields
-                .iter()
-                .find(|f| f.name == name)
-                .map(|f| self.at(f.node)),
+            Node::Object(fields) => fields.get(name).map(|i| self.at(i)),
             _ => None,
         }
     }
@@ -54,26 +54,18 @@ impl<'a> Value<'a> {
 
     /// The items of a list, or none if this is not a list.
     pub fn items(&self) -> Option<impl Iterator<Item = Value<'a>> + 'a> {
-        let nodes = self.nodes;
+        let this = *self;
         match self.node() {
-            Node::List(items) => Some(items.iter().map(move |&i| Value { nodes, index: i })),
+            Node::List(items) => Some(items.iter().map(move |i| this.at(i))),
             _ => None,
         }
     }
 
     /// The fields of an object, in order, or none if this is not an object.
     pub fn fields(&self) -> Option<impl Iterator<Item = (&'a str, Value<'a>)> + 'a> {
-        let nodes = self.nodes;
+        let this = *self;
         match self.node() {
-            Node::Object(fields) => Some(fields.iter().map(move |f| {
-                (
-                    f.name.as_str(),
-                    Value {
-                        nodes,
-                        index: f.node,
-                    },
-                )
-            })),
+            Node::Object(fields) => Some(fields.iter().map(move |(name, i)| (name, this.at(i)))),
             _ => None,
         }
     }
@@ -81,6 +73,14 @@ impl<'a> Value<'a> {
     /// True for `null`.
     pub fn is_null(&self) -> bool {
         matches!(self.node(), Node::Null)
+    }
+
+    /// The bytes, if this is an Avro `bytes` or `fixed` value.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        match self.node() {
+            Node::Bytes(b) => Some(b),
+            _ => None,
+        }
     }
 
     /// The string, if this is text.
@@ -94,7 +94,7 @@ impl<'a> Value<'a> {
     /// The integer, if this is an integer.
     pub fn as_i64(&self) -> Option<i64> {
         match self.node() {
-            Node::Integer(i) => Some(*i),
+            Node::Integer(i) => Some(i),
             _ => None,
         }
     }
@@ -102,8 +102,8 @@ impl<'a> Value<'a> {
     /// The number as a float, if this is an integer or a float.
     pub fn as_f64(&self) -> Option<f64> {
         match self.node() {
-            Node::Integer(i) => Some(*i as f64),
-            Node::Float(f) => Some(*f),
+            Node::Integer(i) => Some(i as f64),
+            Node::Float(f) => Some(f),
             _ => None,
         }
     }
@@ -111,7 +111,7 @@ impl<'a> Value<'a> {
     /// The boolean, if this is one.
     pub fn as_bool(&self) -> Option<bool> {
         match self.node() {
-            Node::Boolean(b) => Some(*b),
+            Node::Boolean(b) => Some(b),
             _ => None,
         }
     }
@@ -121,7 +121,7 @@ impl<'a> Value<'a> {
     /// like randomuser's postcode (a number in some countries, text in others).
     pub fn to_text(&self) -> Option<String> {
         match self.node() {
-            Node::Text(s) => Some(s.clone()),
+            Node::Text(s) => Some(s.to_string()),
             Node::Integer(i) => Some(i.to_string()),
             Node::Float(f) => Some(f.to_string()),
             Node::Boolean(b) => Some(b.to_string()),

@@ -11,7 +11,8 @@ wit_bindgen::generate!({
 });
 
 // The world-level `use` of the contract already brings InputRecord, Outcome, PluginInfo.
-use sluice::transform::types::{Cell, Column, Row};
+// wit/ holds two versions of the package (0.1.0 under deps/), so bindgen suffixes this one.
+use sluice::transform0_2_0::types::{Cell, Column, Row, WriteKind};
 use wasi::cli::environment;
 use wasi::filesystem::preopens;
 
@@ -49,6 +50,9 @@ impl Guest for WasiProbe {
         let row = Row {
             table: None,
             columns,
+            kind: WriteKind::Upsert,
+            ttl_seconds: None,
+            write_time_micros: None,
         };
         batch
             .iter()

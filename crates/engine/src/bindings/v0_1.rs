@@ -1,11 +1,12 @@
-//! Bindings generated from `wit/`, and the conversions between them and the
-//! host's own [`sluice_model`] types.
+//! `sluice:transform@0.1.0` (kept under `wit/deps/`): values cross as a
+//! tree of variants. Plugins built for it keep loading and running.
 
 wasmtime::component::bindgen!({
-    path: "../../wit",
+    path: "../../wit/deps/sluice-transform-0.1.0",
     world: "transformer",
 });
 
+pub use sluice::transform as interfaces;
 pub use sluice::transform::types as wit;
 
 /// Moves a host record into the WIT shape (no copies of strings or bytes).
@@ -101,6 +102,7 @@ fn row(r: wit::Row) -> sluice_model::Row {
             .into_iter()
             .map(|c| (c.name, cell(c.value)))
             .collect(),
+        ..sluice_model::Row::default()
     }
 }
 
@@ -123,6 +125,7 @@ fn cell(c: wit::Cell) -> sluice_model::Cell {
     }
 }
 
+/// Moves a WIT plugin-info into the host's shape.
 pub fn plugin_info(i: wit::PluginInfo) -> sluice_model::PluginInfo {
     sluice_model::PluginInfo {
         name: i.name,
