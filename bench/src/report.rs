@@ -314,6 +314,33 @@ pub fn render(args: &ReportArgs) -> Result<String> {
             )?;
         }
         writeln!(w)?;
+        if !s.world.is_empty() {
+            writeln!(w, "flatten.wasm targets sluice:transform@{}; the native chain packs the value as the engine does.\n", s.world)?;
+        }
+        if !s.polyglot.is_empty() {
+            let largest = s.batches.iter().map(|b| b.batch).max().unwrap_or(0);
+            writeln!(
+                w,
+                "The same transform in other languages, batch {largest}:\n"
+            )?;
+            writeln!(
+                w,
+                "| component | world | chain (µs/rec) | transform (µs/rec) | ÷ Rust (transform) |"
+            )?;
+            writeln!(w, "|---|---|---:|---:|---:|")?;
+            for p in &s.polyglot {
+                writeln!(
+                    w,
+                    "| {} | {} | {} | {} | {:.1}× |",
+                    p.plugin,
+                    p.world,
+                    f2(p.chain_us),
+                    f2(p.transform_us),
+                    p.ratio_to_rust
+                )?;
+            }
+            writeln!(w)?;
+        }
     }
 
     // End to end details.

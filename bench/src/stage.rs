@@ -38,6 +38,29 @@ pub struct StageArgs {
     /// The flatten component.
     #[arg(long, default_value = "plugins/dist/flatten.wasm")]
     pub plugin: PathBuf,
+    /// The same transform in other languages, measured at the largest batch
+    /// beside the Rust one (missing files are skipped with a note).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "plugins/dist/flatten-js.wasm,plugins/dist/flatten-py.wasm"
+    )]
+    pub polyglot: Vec<PathBuf>,
+}
+
+/// One other-language build of flatten, at the largest batch size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolyglotFigures {
+    /// The component's file name.
+    pub plugin: String,
+    /// The WIT world version it was built for.
+    pub world: String,
+    /// JSON bytes -> rows, per record.
+    pub chain_us: f64,
+    /// The transform alone (chain minus the JSON parse).
+    pub transform_us: f64,
+    /// Median over rounds of its transform / the Rust component's transform.
+    pub ratio_to_rust: f64,
 }
 
 /// Per-record CPU microseconds of one batch size.
@@ -69,6 +92,11 @@ pub struct StageResult {
     pub decode_avro_us: f64,
     pub bind_us: f64,
     pub batches: Vec<BatchFigures>,
+    /// The Rust component's WIT world version.
+    #[serde(default)]
+    pub world: String,
+    #[serde(default)]
+    pub polyglot: Vec<PolyglotFigures>,
 }
 
 /// Runs `f` `reps` times and returns CPU microseconds per record.
@@ -107,6 +135,20 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
             )
         })?;
     let native = NativeFlatten::new();
+    let others: Vec<(String, Plugin)> = args
+        .polyglot
+        .iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_string_lossy().to_string();
+            match Plugin::load_file(&engine, path, Vec::new(), Limits::default()) {
+                Ok(p) => Some((name, p)),
+                Err(e) => {
+                    eprintln!("stage: skipping {}: {e}", path.display());
+                    None
+                }
+            }
+        })
+        .collect();
     let table = users::created_users("bench");
     let version = plugin.info().version.clone();
 
@@ -178,6 +220,18 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
         }
     };
 
+    let largest = args.batches.iter().copied().max().unwrap_or(512);
+    let chain_other = |plugin: &Plugin| {
+        for (c, chunk) in json.chunks(largest).enumerate() {
+            let records = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, b)| parse(b, c * largest + i))
+                .collect();
+            black_box(plugin.transform(records));
+        }
+    };
+
     let m = args.min_seconds;
     let reps_json = calibrate(m, decode_json);
     let reps_avro = calibrate(m, decode_avro);
@@ -194,6 +248,13 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
         })
         .collect();
 
+    // Slow guests: one pass per round is enough time.
+    let reps_other: Vec<usize> = others
+        .iter()
+        .map(|(_, p)| calibrate(m.min(0.1), || chain_other(p)))
+        .collect();
+    let mut per_other: Vec<Vec<f64>> = vec![Vec::new(); others.len()];
+    let mut rust_largest = Vec::new();
     let (mut dj, mut da, mut db) = (Vec::new(), Vec::new(), Vec::new());
     let mut per_batch: Vec<(Vec<f64>, Vec<f64>)> = vec![(Vec::new(), Vec::new()); reps.len()];
     for round in 0..args.rounds {
@@ -206,8 +267,33 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
                 .0
                 .push(per_record_us(rn, n, || chain_native(b)));
             per_batch[i].1.push(per_record_us(rw, n, || chain_wasm(b)));
+            if b == largest {
+                rust_largest.push(*per_batch[i].1.last().expect("just pushed"));
+            }
+        }
+        for (i, (_, p)) in others.iter().enumerate() {
+            per_other[i].push(per_record_us(reps_other[i], n, || chain_other(p)));
         }
     }
+    let polyglot = others
+        .iter()
+        .zip(&per_other)
+        .map(|((name, p), chains)| {
+            let transform: Vec<f64> = chains.iter().zip(&dj).map(|(c, p)| c - p).collect();
+            let ratios: Vec<f64> = transform
+                .iter()
+                .zip(rust_largest.iter().zip(&dj))
+                .map(|(t, (r, p))| t / (r - p))
+                .collect();
+            PolyglotFigures {
+                plugin: name.clone(),
+                world: p.world_version().to_string(),
+                chain_us: median(chains),
+                transform_us: median(&transform),
+                ratio_to_rust: median(&ratios),
+            }
+        })
+        .collect();
     let batches = reps
         .iter()
         .zip(&per_batch)
@@ -245,5 +331,7 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
         decode_avro_us: median(&da),
         bind_us: median(&db),
         batches,
+        world: plugin.world_version().to_string(),
+        polyglot,
     })
 }
