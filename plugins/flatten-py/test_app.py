@@ -19,7 +19,8 @@ _bindings = tempfile.TemporaryDirectory()
 
 def setUpModule():
     componentize_py = os.path.join(os.path.dirname(sys.executable), "componentize-py")
-    wit = os.path.join(HERE, "..", "..", "wit")
+    # The Python SDK targets sluice:transform@0.1.0, kept under wit/deps/.
+    wit = os.path.join(HERE, "..", "..", "wit", "deps", "sluice-transform-0.1.0")
     subprocess.run(
         [componentize_py, "-d", wit, "-w", "transformer", "bindings", _bindings.name],
         check=True,
