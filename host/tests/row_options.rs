@@ -67,49 +67,25 @@ async fn ttl_write_time_and_deletes_reach_cassandra_in_record_order() {
         name_of(&s, &ks, expiring).await.as_deref(),
         Some("expiring")
     );
-    let (ttl,): (Option<i32>,) = s
-        .query_unpaged(
-            format!("SELECT TTL(name) FROM {ks}.people WHERE id = ?"),
-            (expiring,),
-        )
+    let ttl = about_name::<i32>(&s, &ks, "TTL", expiring)
         .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
-    let ttl = ttl.expect("the expiring row has a TTL");
+        .expect("the expiring row has a TTL");
     assert!((3000..=3600).contains(&ttl), "TTL(name) = {ttl}");
-    let (ttl,): (Option<i32>,) = s
-        .query_unpaged(
-            format!("SELECT TTL(name) FROM {ks}.people WHERE id = ?"),
-            (sentinel,),
-        )
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
-    assert_eq!(ttl, None, "a row without ttl-seconds does not expire");
+    assert_eq!(
+        about_name::<i32>(&s, &ks, "TTL", sentinel).await,
+        None,
+        "a row without ttl-seconds does not expire"
+    );
 
     assert_eq!(
         name_of(&s, &ks, timed).await.as_deref(),
         Some("first"),
         "the late write (older write time) did not overwrite"
     );
-    let (wt,): (Option<i64>,) = s
-        .query_unpaged(
-            format!("SELECT WRITETIME(name) FROM {ks}.people WHERE id = ?"),
-            (timed,),
-        )
-        .await
-        .unwrap()
-        .into_rows_result()
-        .unwrap()
-        .single_row()
-        .unwrap();
-    assert_eq!(wt, Some(written_at));
+    assert_eq!(
+        about_name::<i64>(&s, &ks, "WRITETIME", timed).await,
+        Some(written_at)
+    );
 
     assert_eq!(name_of(&s, &ks, deleted).await, None, "deleted");
     assert_eq!(
@@ -129,4 +105,28 @@ async fn name_of(s: &scylla::client::session::Session, ks: &str, id: uuid::Uuid)
     rows.maybe_first_row::<(Option<String>,)>()
         .unwrap()
         .and_then(|(n,)| n)
+}
+
+/// `SELECT <function>(name)` of one row, e.g. its TTL or WRITETIME.
+async fn about_name<T>(
+    s: &scylla::client::session::Session,
+    ks: &str,
+    function: &str,
+    id: uuid::Uuid,
+) -> Option<T>
+where
+    T: for<'f, 'm> scylla::deserialize::value::DeserializeValue<'f, 'm>,
+{
+    let (value,): (Option<T>,) = s
+        .query_unpaged(
+            format!("SELECT {function}(name) FROM {ks}.people WHERE id = ?"),
+            (id,),
+        )
+        .await
+        .unwrap()
+        .into_rows_result()
+        .unwrap()
+        .single_row()
+        .unwrap();
+    value
 }

@@ -201,8 +201,9 @@ impl Sink {
         // The statements of one batch share a write time, and at equal times
         // Cassandra lets a delete win and otherwise the larger value: two
         // writes of one row in a batch would not apply in order. Such a
-        // group (rare) is written one row at a time, in order.
-        if group.len() > 1 && !in_one_batch(group) {
+        // group (rare) is written one row at a time, in order, as is a
+        // group of one row.
+        if group.len() == 1 || !in_one_batch(group) {
             for row in group {
                 let statement = self.statement(row).await?;
                 self.session
@@ -210,14 +211,6 @@ impl Sink {
                     .await
                     .map_err(|e| err(&e))?;
             }
-            return Ok(());
-        }
-        if let [row] = group {
-            let statement = self.statement(row).await?;
-            self.session
-                .execute_unpaged(&statement, &row.values)
-                .await
-                .map_err(|e| err(&e))?;
             return Ok(());
         }
         let mut batch = Batch::new(BatchType::Unlogged);
@@ -306,12 +299,13 @@ impl RowSink for Sink {
 }
 
 /// True when a group of one partition's rows can go in one batch: no
-/// deletes, and no row key twice.
+/// deletes, and no row twice (the partition is shared, so a row is named by
+/// its clustering key).
 fn in_one_batch(group: &[&BoundRow]) -> bool {
     let mut keys = std::collections::HashSet::with_capacity(group.len());
-    group
-        .iter()
-        .all(|r| r.shape.kind == sluice_model::WriteKind::Upsert && keys.insert(r.primary.as_str()))
+    group.iter().all(|r| {
+        r.shape.kind == sluice_model::WriteKind::Upsert && keys.insert(r.clustering.as_str())
+    })
 }
 
 /// Splits a CQL script into statements, dropping `--` comments.

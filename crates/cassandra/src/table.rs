@@ -143,8 +143,9 @@ pub struct BoundRow {
     pub shape: Shape,
     /// The partition key's values, to group rows of one partition.
     pub partition: String,
-    /// The whole primary key's values, to keep writes of one row in order.
-    pub primary: String,
+    /// The clustering key's values (empty without clustering columns): with
+    /// `partition`, the row's identity, to keep writes of one row in order.
+    pub clustering: String,
 }
 
 impl BoundRow {
@@ -246,12 +247,8 @@ impl TableSchema {
                 });
             }
         }
-        let partition = self.partition_of(&cells);
-        let primary = if self.clustering.is_empty() {
-            partition.clone()
-        } else {
-            self.key_of(&cells)
-        };
+        let partition = self.key_values(&self.partition_key, &cells);
+        let clustering = self.key_values(&self.clustering, &cells);
         let mut columns = Vec::with_capacity(cells.len());
         let mut values = Vec::with_capacity(cells.len() + 2);
         let timestamp = row.write_time_micros.map(|t| Some(CqlValue::BigInt(t)));
@@ -287,7 +284,7 @@ impl TableSchema {
                 timestamp: row.write_time_micros.is_some(),
             },
             partition,
-            primary,
+            clustering,
         })
     }
 
@@ -298,20 +295,10 @@ impl TableSchema {
             .any(|k| k == column)
     }
 
-    /// The whole primary key's values of a row.
-    fn key_of(&self, cells: &[(String, Cell)]) -> String {
-        self.partition_key
-            .iter()
-            .chain(&self.clustering)
-            .map(|k| format!("{:?}", cells.iter().find(|(n, _)| n == k).map(|(_, c)| c)))
-            .collect::<Vec<_>>()
-            .join("|")
-    }
-
-    /// The partition key values of a row, to group rows per partition.
-    fn partition_of(&self, cells: &[(String, Cell)]) -> String {
-        self.partition_key
-            .iter()
+    /// The values of a row's key columns `keys` (partition or clustering),
+    /// as one string to group and compare rows by.
+    fn key_values(&self, keys: &[String], cells: &[(String, Cell)]) -> String {
+        keys.iter()
             .map(|k| format!("{:?}", cells.iter().find(|(n, _)| n == k).map(|(_, c)| c)))
             .collect::<Vec<_>>()
             .join("|")
