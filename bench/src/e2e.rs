@@ -134,7 +134,7 @@ pub struct E2eResult {
     pub shadow_counts: Option<serde_json::Value>,
 }
 
-fn now_ms() -> f64 {
+pub fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64() * 1e3)

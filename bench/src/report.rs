@@ -460,11 +460,29 @@ pub fn render(args: &ReportArgs) -> Result<String> {
         )?;
         writeln!(
             w,
-            "| deploy call (compile, validate, swap) | {} | {} | {} | {} |\n",
+            "| deploy call (compile, validate, swap) | {} | {} | {} | {} |",
             s.deploy.count,
             f1(s.deploy.p50_ms),
             f1(s.deploy.p99_ms),
             f1(s.deploy.max_ms)
+        )?;
+        for (what, l) in [
+            ("latency of records produced around a swap", &s.around),
+            ("latency of the other records (steady state)", &s.steady),
+        ] {
+            writeln!(
+                w,
+                "| {what} | {} | {} | {} | {} |",
+                l.count,
+                f1(l.p50_ms),
+                f1(l.p99_ms),
+                f1(l.max_ms)
+            )?;
+        }
+        writeln!(
+            w,
+            "\nA swap adds {} ms to the p99 latency of the records produced from its deploy call until a second after it took over every partition, against the steady records of the same run.\n",
+            f1(s.around.p99_ms - s.steady.p99_ms)
         )?;
     }
     Ok(md)

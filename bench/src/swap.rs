@@ -3,6 +3,12 @@
 //! turn over the admin endpoint; each partition's stall (last batch of the
 //! old version acknowledged -> first batch of the new one acknowledged) is
 //! read from `/api/status`. Every record produced must be written once.
+//!
+//! What a swap costs the records: each record's latency (Kafka timestamp ->
+//! Cassandra write time), split by when it was produced: "around a swap"
+//! (from the deploy call until a second after the new version took over
+//! every partition) or "steady" (the rest of the run after the warm-up).
+//! The p99 difference is what a swap adds.
 
 use crate::load;
 use crate::services::{self, Endpoints};
@@ -23,8 +29,9 @@ pub struct SwapArgs {
     pub rate: f64,
     #[arg(long, default_value_t = 2)]
     pub partitions: i32,
-    /// Pause between one swap taking over every partition and the next deploy.
-    #[arg(long, default_value_t = 1.0)]
+    /// Pause between one swap taking over every partition and the next
+    /// deploy: the steady records between swaps come from its last part.
+    #[arg(long, default_value_t = 3.0)]
     pub pause: f64,
     /// Version 2 (`just build-test-guests`).
     #[arg(long, default_value = "target/test-guests/flatten-v2.wasm")]
@@ -44,6 +51,29 @@ pub struct SwapResult {
     pub deploy: Latency,
     pub records: u64,
     pub rows: i64,
+    /// Latency of the records produced around a swap, milliseconds.
+    #[serde(default)]
+    pub around: Latency,
+    /// Latency of the other records (after the warm-up), milliseconds.
+    #[serde(default)]
+    pub steady: Latency,
+}
+
+/// How long after a swap took over every partition its records still count as "around" it.
+const AFTER_SWAP_MS: f64 = 1000.0;
+
+/// Splits latencies by their record's production time: inside one of the
+/// `windows` (wall-clock ms, inclusive) or after `from_ms` and outside all.
+fn split(stamped: &[(f64, f64)], windows: &[(f64, f64)], from_ms: f64) -> (Latency, Latency) {
+    let (mut around, mut steady) = (Vec::new(), Vec::new());
+    for &(produced, latency) in stamped {
+        if windows.iter().any(|&(a, b)| produced >= a && produced <= b) {
+            around.push(latency);
+        } else if produced >= from_ms {
+            steady.push(latency);
+        }
+    }
+    (Latency::of(around), Latency::of(steady))
 }
 
 const TOKEN: &str = "sluice-bench";
@@ -116,8 +146,11 @@ pub async fn run(args: &SwapArgs, ep: &Endpoints) -> Result<SwapResult> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    let warm_ms = crate::e2e::now_ms();
     let mut deploys = Vec::new();
+    let mut windows = Vec::new();
     for i in 0..args.swaps {
+        let start_ms = crate::e2e::now_ms();
         let bytes = if i % 2 == 0 { v2.clone() } else { v1.clone() };
         let t = Instant::now();
         let r = http
@@ -152,6 +185,7 @@ pub async fn run(args: &SwapArgs, ep: &Endpoints) -> Result<SwapResult> {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        windows.push((start_ms, crate::e2e::now_ms() + AFTER_SWAP_MS));
         eprintln!("swap {}/{} done", i + 1, args.swaps);
         tokio::time::sleep(Duration::from_secs_f64(args.pause)).await;
     }
@@ -175,6 +209,21 @@ pub async fn run(args: &SwapArgs, ep: &Endpoints) -> Result<SwapResult> {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     running.stop(Duration::from_secs(30));
+    let ends = services::end_offsets(&ep.brokers, &name, args.partitions)?;
+    let stamps = services::stamps(&ep.brokers, &name, &vec![0; ends.len()], &ends)?;
+    let times = services::write_times(&session, &table).await?;
+    let stamped: Vec<(f64, f64)> = stamps
+        .iter()
+        .filter_map(|s| {
+            let id = uuid::Uuid::parse_str(&s.key).ok()?;
+            let wt = *times.get(&id)?;
+            Some((
+                s.timestamp_ms as f64,
+                wt as f64 / 1e3 - s.timestamp_ms as f64,
+            ))
+        })
+        .collect();
+    let (around, steady) = split(&stamped, &windows, warm_ms);
     services::drop_keyspace(&session, &name).await;
     services::delete_topic(&ep.brokers, &name).await;
     if rows != records as i64 {
@@ -188,5 +237,21 @@ pub async fn run(args: &SwapArgs, ep: &Endpoints) -> Result<SwapResult> {
         deploy: Latency::of(deploys),
         records,
         rows,
+        around,
+        steady,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_split_by_production_time() {
+        // (produced at, latency): one inside the window, two steady, one in the warm-up.
+        let stamped = [(5.0, 90.0), (20.0, 10.0), (30.0, 12.0), (1.0, 500.0)];
+        let (around, steady) = split(&stamped, &[(4.0, 6.0)], 2.0);
+        assert_eq!((around.count, around.p99_ms), (1, 90.0));
+        assert_eq!((steady.count, steady.p99_ms), (2, 12.0));
+    }
 }

@@ -31,7 +31,9 @@ pub struct PipelineConfig {
     /// Batches of one partition in flight: 2 decodes and transforms the next
     /// while the previous is written; 1 does one batch at a time.
     pub batches_in_flight: usize,
-    /// How long a worker waits to fill a batch.
+    /// While a batch is in flight, how long the next one waits to fill
+    /// (it starts early when the one in flight is written); with none in
+    /// flight, the records already buffered go at once.
     #[serde(with = "sluice_model::duration")]
     pub batch_linger: Duration,
     /// Records buffered per partition before it is paused.

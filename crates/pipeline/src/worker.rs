@@ -107,11 +107,37 @@ pub async fn run<S: RowSink>(
             }
         };
         let mut messages = vec![first];
-        let deadline = Instant::now() + linger;
+        // Nothing in flight: the records already here go at once, since
+        // waiting to fill the batch would only add latency at a light load.
+        // With a batch in flight the next one fills while it is written.
         while messages.len() < max {
-            match tokio::time::timeout_at(deadline, feed.messages.recv()).await {
-                Ok(Some(m)) => messages.push(m),
-                _ => break,
+            match feed.messages.try_recv() {
+                Ok(m) => messages.push(m),
+                Err(_) => break,
+            }
+        }
+        // With a batch in flight the next one fills until it is written
+        // (or the linger ends): the batch size follows the load.
+        let deadline = Instant::now() + linger;
+        while inflight.is_some() && messages.len() < max {
+            tokio::select! {
+                biased;
+                finished = wait(&mut inflight) => {
+                    let job = inflight.take().expect("only polled with a batch in flight");
+                    if !done.finish(job, finished, plan.as_mut(), &feed.cancel).await {
+                        break 'batches;
+                    }
+                    while messages.len() < max {
+                        match feed.messages.try_recv() {
+                            Ok(m) => messages.push(m),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                m = tokio::time::timeout_at(deadline, feed.messages.recv()) => match m {
+                    Ok(Some(m)) => messages.push(m),
+                    _ => break,
+                },
             }
         }
         let next_offset = messages

@@ -94,6 +94,15 @@ struct Harness {
 }
 
 fn harness(plugin: &str, breaker: BreakerConfig, batch_size: usize) -> Harness {
+    harness_with(plugin, breaker, batch_size, Duration::from_millis(5))
+}
+
+fn harness_with(
+    plugin: &str,
+    breaker: BreakerConfig,
+    batch_size: usize,
+    batch_linger: Duration,
+) -> Harness {
     let engine = Engine::new().unwrap();
     let plugin = Plugin::load_file(&engine, &component(plugin), vec![], Limits::default()).unwrap();
     let slot = Arc::new(PluginSlot::new(plugin, "test".into()));
@@ -105,7 +114,7 @@ fn harness(plugin: &str, breaker: BreakerConfig, batch_size: usize) -> Harness {
     let breaker = Arc::new(Breaker::new(breaker));
     let config = PipelineConfig {
         batch_size,
-        batch_linger: Duration::from_millis(5),
+        batch_linger,
         ..PipelineConfig::default()
     };
     let deployer = Arc::new(Deployer::new(
@@ -214,6 +223,44 @@ fn acks_until(rx: &std_mpsc::Receiver<Ack>, end: i64) -> Vec<i64> {
         }
     }
     seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_arriving_with_nothing_in_flight_does_not_wait_for_the_linger() {
+    // A linger far longer than the wait below: only a batch that goes at
+    // once can be acknowledged in time.
+    let h = harness_with(
+        "flatten",
+        BreakerConfig::default(),
+        500,
+        Duration::from_secs(600),
+    );
+    let Running {
+        acks,
+        cancel,
+        worker,
+        feed,
+    } = start_worker(&h, users(0, 1));
+    let acks = tokio::task::spawn_blocking(move || {
+        let first = acks
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a lone record acknowledged without lingering");
+        assert_eq!(first.next_offset, 1);
+        acks
+    })
+    .await
+    .unwrap();
+    // Idle again: the next records go at once too.
+    for m in users(1, 3) {
+        feed.send(m).await.unwrap();
+    }
+    let seen = tokio::task::spawn_blocking(move || acks_until(&acks, 4))
+        .await
+        .unwrap();
+    assert_eq!(seen.last(), Some(&4));
+    assert_eq!(h.sink.rows.lock().unwrap().len(), 4);
+    cancel.cancel();
+    worker.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

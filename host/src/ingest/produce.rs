@@ -36,7 +36,7 @@ impl Sink {
             .set("client.id", "sluice-ingest")
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("linger.ms", "20")
+            .set("linger.ms", "5")
             // Fail a record after 30 s rather than librdkafka's 5 minutes.
             .set("message.timeout.ms", "30000")
             .create()
