@@ -10,7 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 /// The field the SDK's panic hook tags its log event with.
 const PANIC_FIELD: &str = "sluice.panic";
 
-/// Log events a plugin may emit per call before the rest are dropped (and counted).
+/// Log events a plugin may emit per record of a call before the rest are dropped (and counted).
 const LOG_EVENTS_PER_CALL: u32 = 100;
 
 pub struct HostState {
@@ -48,14 +48,14 @@ impl HostState {
         }
     }
 
-    /// Starts a call's budget of log events afresh.
     /// An idle instance starts another batch: the clock moves to its start.
     pub fn new_batch(&mut self, batch_started_ms: i64) {
         self.batch_started_ms = batch_started_ms;
     }
 
-    pub fn new_call(&mut self) {
-        self.logs_left = LOG_EVENTS_PER_CALL;
+    /// Starts a call's budget of log events afresh, for its records.
+    pub fn new_call(&mut self, records: usize) {
+        self.logs_left = LOG_EVENTS_PER_CALL.saturating_mul(records.max(1) as u32);
         self.logs_dropped = 0;
     }
 }

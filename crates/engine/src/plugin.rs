@@ -112,10 +112,79 @@ pub struct Plugin {
     /// batches: instantiating and `init` cost ~35 us, as much as three
     /// records' transforms, and most batches under light load are small.
     idle: std::sync::Mutex<Vec<Live>>,
+    /// How many records a call carries, learnt from the calls so far.
+    pace: Pace,
 }
 
 /// The most idle instances kept: one per batch in flight is enough.
 const IDLE_INSTANCES: usize = 8;
+
+/// The most records in one call. Entering and leaving a component costs
+/// about as much as transforming a small record, so calls carry several;
+/// more than this saves little and holds more of a batch in guest memory.
+const MAX_RECORDS_PER_CALL: usize = 64;
+
+/// A call of several records is stopped at this many times its expected
+/// length (then its records are run again one per call under the full
+/// deadline), so a record that loops is charged the deadline about once.
+const SLACK: u64 = 4;
+
+/// Records per call and the time a record takes, learnt from the calls so
+/// far: the call size doubles after each call that finishes and falls back
+/// to one after one that traps (shared by every worker using the plugin).
+struct Pace {
+    records_per_call: std::sync::atomic::AtomicUsize,
+    /// Moving average of a record's time in the guest, nanoseconds.
+    record_nanos: std::sync::atomic::AtomicU64,
+}
+
+impl Pace {
+    fn new() -> Self {
+        Pace {
+            records_per_call: std::sync::atomic::AtomicUsize::new(1),
+            record_nanos: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn records_per_call(&self) -> usize {
+        self.records_per_call
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .clamp(1, MAX_RECORDS_PER_CALL)
+    }
+
+    fn finished(&self, records: usize, took: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sample = took.as_nanos() as u64 / records.max(1) as u64;
+        let old = self.record_nanos.load(Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * 7 + sample) / 8
+        };
+        self.record_nanos.store(new, Relaxed);
+        let n = self.records_per_call.load(Relaxed);
+        self.records_per_call
+            .store((n * 2).min(MAX_RECORDS_PER_CALL), Relaxed);
+    }
+
+    fn failed(&self) {
+        self.records_per_call
+            .store(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Epoch ticks a call of `records` gets: the full deadline for one
+    /// record, else `SLACK` times the expected time (at least two ticks).
+    fn deadline_ticks(&self, records: usize, full: u64) -> u64 {
+        if records <= 1 {
+            return full;
+        }
+        let expected = self
+            .record_nanos
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .saturating_mul(records as u64 * SLACK);
+        (expected / EPOCH_TICK.as_nanos() as u64 + 2).min(full)
+    }
+}
 
 impl Plugin {
     /// Loads a component from a file. See [`Plugin::load`].
@@ -180,6 +249,7 @@ impl Plugin {
             config,
             limits,
             idle: std::sync::Mutex::new(Vec::new()),
+            pace: Pace::new(),
         };
         let (mut store, instance) = plugin.instantiate().map_err(|e| LoadError::Trap {
             what: what.clone(),
@@ -237,12 +307,15 @@ impl Plugin {
     /// Transforms a batch. Returns one result per record, in order.
     ///
     /// The batch shares one instance (an idle one from an earlier batch when
-    /// there is one), and each record is passed in a call of
-    /// its own under its own deadline: when a call traps (a panic, the
-    /// deadline, the memory cap), the trap is pinned on that record at once,
-    /// with no bisection and no second run, and the records after it go on
-    /// in a fresh instance. A slow record is charged the deadline once and
-    /// its neighbours are not charged at all.
+    /// there is one). Records go to the guest several per call (up to
+    /// [`MAX_RECORDS_PER_CALL`], as many as recent calls showed safe), under
+    /// a deadline a few times the expected length of the call. When such a
+    /// call traps (a panic, its deadline, the memory cap) or breaks the
+    /// contract, nothing of it is kept: its records run again one per call,
+    /// each under the full deadline, on a fresh instance, so the trap is
+    /// pinned on its own record and the others get their rows. A record
+    /// that loops is charged the full deadline once (plus the short one of
+    /// the call it came in), and its neighbours only a second run.
     pub fn transform(&self, records: Vec<Record>) -> Vec<RecordResult> {
         self.transform_keeping_retries(records)
             .into_iter()
@@ -261,24 +334,59 @@ impl Plugin {
         if let Some((store, _)) = &mut instance {
             store.data_mut().new_batch(now_ms());
         }
-        for record in records {
+        let mut records = records.into_iter().peekable();
+        while records.peek().is_some() {
+            let call: Vec<Record> = records
+                .by_ref()
+                .take(self.pace.records_per_call())
+                .collect();
+            let n = call.len();
             let mut live = match instance.take() {
                 Some(live) => live,
                 None => match self.instantiate_and_init() {
                     Ok(live) => live,
                     Err(e) => {
-                        results.push((Err(e), None));
+                        results.extend(call.into_iter().map(|_| (Err(e.clone()), None)));
                         continue;
                     }
                 },
             };
-            match self.call(&mut live, record) {
-                Ok((outcome, back)) => {
-                    results.push((self.check_output(outcome), back));
+            let started = std::time::Instant::now();
+            match self.call(&mut live, call) {
+                Ok(outcomes) => {
+                    self.pace.finished(n, started.elapsed());
+                    results.extend(
+                        outcomes
+                            .into_iter()
+                            .map(|(outcome, back)| (self.check_output(outcome), back)),
+                    );
                     instance = Some(live);
                 }
                 // A trapped instance is never called again.
-                Err(e) => results.push((Err(e), None)),
+                Err((e, _)) if n == 1 => results.push((Err(e), None)),
+                Err((_, call)) => {
+                    self.pace.failed();
+                    for record in call {
+                        let mut live = match instance.take() {
+                            Some(live) => live,
+                            None => match self.instantiate_and_init() {
+                                Ok(live) => live,
+                                Err(e) => {
+                                    results.push((Err(e), None));
+                                    continue;
+                                }
+                            },
+                        };
+                        match self.call(&mut live, vec![record]) {
+                            Ok(mut one) => {
+                                let (outcome, back) = one.pop().expect("one outcome per record");
+                                results.push((self.check_output(outcome), back));
+                                instance = Some(live);
+                            }
+                            Err((e, _)) => results.push((Err(e), None)),
+                        }
+                    }
+                }
             }
         }
         if let Some(live) = instance {
@@ -305,15 +413,18 @@ impl Plugin {
         }
     }
 
-    /// One record through `transform` on a live instance, under the deadline;
-    /// a record whose outcome is `retry` comes back with it.
+    /// Records through one `transform` call on a live instance, under the
+    /// call's deadline; each outcome comes with its record if it is `retry`.
+    /// On failure the records come back, for a run one by one.
+    #[allow(clippy::type_complexity)]
     fn call(
         &self,
         (store, instance): &mut Live,
-        record: Record,
-    ) -> Result<(Outcome, Option<Record>), CallError> {
-        store.set_epoch_deadline(self.deadline_ticks());
-        store.data_mut().new_call();
+        records: Vec<Record>,
+    ) -> Result<Vec<(Outcome, Option<Record>)>, (CallError, Vec<Record>)> {
+        let n = records.len();
+        store.set_epoch_deadline(self.pace.deadline_ticks(n, self.deadline_ticks()));
+        store.data_mut().new_call(n);
         let trap = |e: wasmtime::Error, store: &Store<HostState>| {
             CallError::Trap(trap_message(
                 &e,
@@ -321,37 +432,58 @@ impl Plugin {
                 store.data().panic.as_deref(),
             ))
         };
-        let (outcomes, back) = match instance {
-            Instance::V1(i) => {
-                let wit = v0_1::input_record(record);
-                let outcomes = i
-                    .call_transform(&mut *store, std::slice::from_ref(&wit))
-                    .map_err(|e| trap(e, store))?;
-                let outcomes: Vec<Outcome> = outcomes.into_iter().map(v0_1::outcome).collect();
-                let back = retried(&outcomes).then(|| v0_1::record_from_wit(wit));
-                (outcomes, back)
-            }
-            Instance::V2(i) => {
-                let (wit, tree) = v0_2::input_record(record);
-                let outcomes = i
-                    .call_transform(&mut *store, std::slice::from_ref(&wit))
-                    .map_err(|e| trap(e, store))?;
-                let outcomes: Vec<Outcome> = outcomes.into_iter().map(v0_2::outcome).collect();
-                let back = retried(&outcomes).then(|| v0_2::record_from_wit(wit, tree));
-                (outcomes, back)
-            }
-        };
+        let outcomes: Result<Vec<(Outcome, Option<Record>)>, (CallError, Vec<Record>)> =
+            match instance {
+                Instance::V1(i) => {
+                    let wit: Vec<_> = records.into_iter().map(v0_1::input_record).collect();
+                    match i.call_transform(&mut *store, &wit) {
+                        Ok(out) if out.len() == n => Ok(out
+                            .into_iter()
+                            .map(v0_1::outcome)
+                            .zip(wit)
+                            .map(|(o, w)| {
+                                let back = retried(&o).then(|| v0_1::record_from_wit(w));
+                                (o, back)
+                            })
+                            .collect()),
+                        Ok(out) => Err((
+                            miscount(out.len(), n),
+                            wit.into_iter().map(v0_1::record_from_wit).collect(),
+                        )),
+                        Err(e) => Err((
+                            trap(e, store),
+                            wit.into_iter().map(v0_1::record_from_wit).collect(),
+                        )),
+                    }
+                }
+                Instance::V2(i) => {
+                    let (wit, trees): (Vec<_>, Vec<_>) =
+                        records.into_iter().map(v0_2::input_record).unzip();
+                    let back = |wit: Vec<v0_2::wit::InputRecord>, trees| {
+                        wit.into_iter()
+                            .zip(trees)
+                            .map(|(w, t)| v0_2::record_from_wit(w, t))
+                            .collect()
+                    };
+                    match i.call_transform(&mut *store, &wit) {
+                        Ok(out) if out.len() == n => Ok(out
+                            .into_iter()
+                            .map(v0_2::outcome)
+                            .zip(wit.into_iter().zip(trees))
+                            .map(|(o, (w, t))| {
+                                let back = retried(&o).then(|| v0_2::record_from_wit(w, t));
+                                (o, back)
+                            })
+                            .collect()),
+                        Ok(out) => Err((miscount(out.len(), n), back(wit, trees))),
+                        Err(e) => Err((trap(e, store), back(wit, trees))),
+                    }
+                }
+            };
         if store.data().logs_dropped > 0 {
             tracing::warn!(plugin = %self.info, dropped = store.data().logs_dropped, "plugin log events over the per-call limit were dropped");
         }
-        let n = outcomes.len();
-        let mut outcomes = outcomes.into_iter();
-        match (outcomes.next(), n) {
-            (Some(outcome), 1) => Ok((outcome, back)),
-            _ => Err(CallError::Contract(format!(
-                "transform returned {n} outcomes for 1 record; it must return exactly one per record"
-            ))),
-        }
+        outcomes
     }
 
     fn deadline_ticks(&self) -> u64 {
@@ -410,9 +542,16 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// True when the one outcome of a call is `retry`.
-fn retried(outcomes: &[Outcome]) -> bool {
-    matches!(outcomes, [Outcome::Retry(_)])
+/// True when a record's outcome is `retry`.
+fn retried(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Retry(_))
+}
+
+/// The contract error of a call that returned the wrong number of outcomes.
+fn miscount(got: usize, records: usize) -> CallError {
+    CallError::Contract(format!(
+        "transform returned {got} outcomes for {records} records; it must return exactly one per record"
+    ))
 }
 
 /// Both versions' imports: they differ in version, so they sit side by side.
@@ -597,4 +736,49 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn calls_grow_after_successes_and_fall_back_to_one_after_a_trap() {
+        let pace = Pace::new();
+        assert_eq!(
+            pace.records_per_call(),
+            1,
+            "nothing learnt yet: one record per call"
+        );
+        for want in [2, 4, 8, 16, 32, 64, 64] {
+            pace.finished(pace.records_per_call(), Duration::from_micros(10));
+            assert_eq!(pace.records_per_call(), want);
+        }
+        pace.failed();
+        assert_eq!(pace.records_per_call(), 1);
+    }
+
+    #[test]
+    fn a_call_of_several_records_gets_a_few_times_its_expected_length() {
+        let pace = Pace::new();
+        let full = 500; // 5 s in 10 ms ticks
+        assert_eq!(
+            pace.deadline_ticks(1, full),
+            full,
+            "one record: the full deadline"
+        );
+        pace.finished(1, Duration::from_millis(1));
+        // 64 records x 1 ms x SLACK 4 = 256 ms: 25 ticks, plus 2 of margin.
+        assert_eq!(pace.deadline_ticks(64, full), 27);
+        assert_eq!(
+            pace.deadline_ticks(64, 10),
+            10,
+            "never over the full deadline"
+        );
+        // Fast records still get two ticks: the epoch ticks asynchronously.
+        let fast = Pace::new();
+        fast.finished(1, Duration::from_micros(5));
+        assert_eq!(fast.deadline_ticks(64, full), 2);
+    }
 }
