@@ -61,6 +61,10 @@ pub struct Phase {
     pub achieved_rate: f64,
     /// Cores the load generator (users API + ingest, in the bench process) used while producing.
     pub loadgen_cores: f64,
+    /// Cores of the whole machine busy during the phase (every process:
+    /// the system, the load generator, Kafka, Cassandra, the registry).
+    #[serde(default)]
+    pub machine_cores: f64,
     pub latency: Latency,
     pub usage: Usage,
     pub cpu_us_per_record: f64,
@@ -327,6 +331,7 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
         }
         let from = services::end_offsets(&ep.brokers, &topic, args.partitions)?;
         let t0 = sampler.mark();
+        let machine0 = crate::procfs::machine_ticks();
         loadgen.mark();
         load::ingest(
             &api,
@@ -352,6 +357,7 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
         )
         .await?;
         let t1 = sampler.mark();
+        let machine_cores = crate::procfs::machine_cores(machine0, crate::procfs::machine_ticks());
         if phase == "shadow" {
             let status: serde_json::Value = reqwest::get(format!("http://{admin}/api/status"))
                 .await?
@@ -370,6 +376,7 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
             records,
             achieved_rate: 0.0,
             loadgen_cores: loadgen.usage(t0, produced).cores,
+            machine_cores,
             latency: Latency::default(),
             cpu_us_per_record: usage.cpu_s * 1e6 / records as f64,
             usage,

@@ -189,3 +189,33 @@ impl Drop for Sampler {
         self.stop.store(true, Ordering::Relaxed);
     }
 }
+
+/// The whole machine's CPU time from /proc/stat: (busy, total) in ticks,
+/// summed over every core (busy = total - idle - iowait).
+pub fn machine_ticks() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(line) = text.lines().find(|l| l.starts_with("cpu ")) else {
+        return (0, 0);
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest is inside user).
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total.saturating_sub(idle), total)
+}
+
+/// Cores of the machine busy between two [`machine_ticks`] readings.
+pub fn machine_cores(from: (u64, u64), to: (u64, u64)) -> f64 {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
+    let (busy, total) = (to.0.saturating_sub(from.0), to.1.saturating_sub(from.1));
+    if total == 0 {
+        return f64::NAN;
+    }
+    cores * busy as f64 / total as f64
+}

@@ -400,12 +400,12 @@ pub fn render(args: &ReportArgs) -> Result<String> {
                 counts["skipped"]
             )?;
         }
-        writeln!(w, "| live phase | offered (rec/s) | achieved (rows/s) | records | latency p50 (ms) | p99 (ms) | max (ms) | cores | CPU µs/rec | RSS peak (MB) | load generator cores |")?;
-        writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(w, "| live phase | offered (rec/s) | achieved (rows/s) | records | latency p50 (ms) | p99 (ms) | max (ms) | cores | CPU µs/rec | RSS peak (MB) | load generator cores | machine cores busy |")?;
+        writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
         for p in &r.phases {
             writeln!(
                 w,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 p.name,
                 f0(p.offered_rate),
                 f0(p.achieved_rate),
@@ -416,7 +416,8 @@ pub fn render(args: &ReportArgs) -> Result<String> {
                 f2(p.usage.cores),
                 f0(p.cpu_us_per_record),
                 f0(p.usage.rss_peak_mb),
-                f2(p.loadgen_cores)
+                f2(p.loadgen_cores),
+                f2(p.machine_cores)
             )?;
         }
         writeln!(w)?;
