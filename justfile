@@ -43,7 +43,9 @@ setup:
 # Every test: unit tests, engine tests on the test guests, and integration
 # tests against the real services (started here if not running, and stopped after)
 test: setup build-plugins build-test-guests
+    cd sdk/js && node --test
     cd plugins/flatten-js && node --test
+    ~/.cache/sluice/tools/componentize-py-0.25.1/bin/python -m unittest discover -s sdk/python/tests
     ~/.cache/sluice/tools/componentize-py-0.25.1/bin/python -m unittest discover -s plugins/flatten-py
     bash scripts/with-services.sh cargo test --workspace --no-fail-fast
     {{just_executable()}} test-outages

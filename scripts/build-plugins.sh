@@ -178,12 +178,13 @@ fi
 # --- JavaScript and Python ----------------------------------------------------
 
 # True when <dist> exists and nothing it is built from is newer: the plugin's
-# folder (less node_modules and caches), wit/, and this script (which pins
-# componentize-py and says how to build).
+# folder (less node_modules and caches), wit/, the SDKs (the in-tree plugins
+# import them by path) and this script (which pins componentize-py and says
+# how to build).
 up_to_date() {
   local dir=$1 dist=$2
   [ -f "$dist" ] || return 1
-  [ -z "$(find "$dir" "$root/wit" "$root/scripts/build-plugins.sh" \
+  [ -z "$(find "$dir" "$root/wit" "$root/sdk/js" "$root/sdk/python/src" "$root/scripts/build-plugins.sh" \
     \( -name node_modules -o -name __pycache__ \) -prune -o \
     -type f -newer "$dist" -print -quit)" ]
 }
@@ -245,8 +246,9 @@ for dir in "${py_dirs[@]}"; do
   say "componentize-py $componentize_py_version: $dir -> $dist"
   # VIRTUAL_ENV points componentize-py at our venv's site-packages rather than
   # whatever the machine's python3 has installed, so builds do not depend on it.
-  VIRTUAL_ENV="$venv" "$venv/bin/componentize-py" -q -d "$root/wit/deps/sluice-transform-0.1.0" -w transformer \
-    componentize -p "$dir" app -o "$out/.$name.wasm.tmp" \
+  # The Python SDK's world (sluice:transform@0.2.0) and its modules, from this checkout.
+  VIRTUAL_ENV="$venv" "$venv/bin/componentize-py" -q -d "$root/sdk/python/src/sluice_plugin/wit" -w transformer \
+    componentize -p "$dir" -p "$root/sdk/python/src" app -o "$out/.$name.wasm.tmp" \
     || { rm -f "$out/.$name.wasm.tmp"; die "componentize-py failed to build $dir (see above)"; }
   mv -f "$out/.$name.wasm.tmp" "$dist"
   report "$dist" "$started"

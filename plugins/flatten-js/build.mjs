@@ -18,16 +18,21 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const out = process.argv[2];
+const out = process.argv[2] && resolve(process.argv[2]);
 if (!out) {
   console.error('usage: node build.mjs OUT.wasm');
   process.exit(2);
 }
 
+// componentize-js reads the module and what it imports from under the
+// working directory; flatten.js imports the SDK from the checkout
+// (../../sdk/js), so work from the repository's root.
+process.chdir(resolve(here, '../..'));
+
 const { component } = await componentize({
   sourcePath: join(here, 'flatten.js'),
-  // The JavaScript SDK targets sluice:transform@0.1.0, which the host keeps running.
-  witPath: resolve(here, '../../wit/deps/sluice-transform-0.1.0'),
+  // The JavaScript SDK's copy of the world (sluice:transform@0.2.0).
+  witPath: resolve(here, '../../sdk/js/wit'),
   worldName: 'transformer',
   disableFeatures: ['http', 'fetch-event', 'stdio', 'random', 'clocks'],
 });

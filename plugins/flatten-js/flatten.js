@@ -4,13 +4,15 @@
 // dates as milliseconds since the epoch, and `id` = `login.uuid` lower-cased.
 //
 // Built into a component by build.mjs (componentize-js) against the
-// `transformer` world of wit/; `just build-plugins` runs it. The module
+// `transformer` world of the JavaScript SDK (sdk/js/wit,
+// sluice:transform@0.2.0); `just build-plugins` runs it. It reads values
+// with the SDK's `Value`, imported from the checkout by path. The module
 // exports exactly the world's three functions, which take and return plain
 // objects, so `node --test` can check it without Wasm. Plugin config:
 // - `version-column`: if set, the named text column receives this plugin's
 //   version.
 
-import { InputError, Value, fieldError, rustDebugStr } from './value.js';
+import { InputError, Value, fieldError, rustDebugStr } from '../../sdk/js/value.js';
 
 const NAME = 'flatten-js';
 /** Keep in step with package.json's `version`. */
@@ -87,7 +89,7 @@ function flatten(user, versionColumn = null) {
     text('picture', user.requireStr('picture.medium')),
   ];
   if (versionColumn !== null) columns.push(text(versionColumn, VERSION));
-  return { table: undefined, columns };
+  return { table: undefined, columns, kind: 'upsert', ttlSeconds: undefined, writeTimeMicros: undefined };
 }
 
 function timestamp(user, path) {

@@ -3,25 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { init, metadata, transform } from './flatten.js';
+import { pack } from '../../sdk/js/value.js';
 
-/** A JSON value as a WIT value-tree, the way the host builds it. */
-function tree(json) {
-  const nodes = [];
-  const add = (v) => {
-    const i = nodes.length;
-    nodes.push(null);
-    if (v === null) nodes[i] = { tag: 'null' };
-    else if (typeof v === 'boolean') nodes[i] = { tag: 'boolean', val: v };
-    else if (typeof v === 'bigint') nodes[i] = { tag: 'integer', val: v };
-    else if (typeof v === 'number') nodes[i] = Number.isInteger(v) ? { tag: 'integer', val: BigInt(v) } : { tag: 'float', val: v };
-    else if (typeof v === 'string') nodes[i] = { tag: 'text', val: v };
-    else if (Array.isArray(v)) nodes[i] = { tag: 'list', val: v.map(add) };
-    else nodes[i] = { tag: 'object', val: Object.entries(v).map(([name, x]) => ({ name, node: add(x) })) };
-    return i;
-  };
-  add(json);
-  return { nodes };
-}
+/** A JSON value packed the way the host packs it (sluice:transform@0.2.0). */
+const tree = pack;
 
 const user = () => ({
   gender: 'female',

@@ -4,7 +4,8 @@ same 12 columns, the same errors naming the field, postcodes as text, dates as
 milliseconds since the epoch, and `id` = `login.uuid` lower-cased.
 
 Built into a component by componentize-py against the `transformer` world of
-wit/ (`just build-plugins`). Plugin config:
+the Python SDK (sdk/python, sluice:transform@0.2.0; `just build-plugins`),
+reading values with the SDK's `Value`. Plugin config:
 - `version-column`: if set, the named text column receives this plugin's
   version.
 """
@@ -23,9 +24,10 @@ from wit_world.imports.types import (
     Outcome_Rows,
     PluginInfo,
     Row,
+    WriteKind,
 )
 
-from value import InputError, Value, field_error, rust_debug_str
+from sluice_plugin.value import InputError, Value, field_error, rust_debug_str
 
 NAME = "flatten-py"
 # Keep in step with pyproject.toml's `version`.
@@ -91,7 +93,7 @@ def flatten(user, version_column=None):
     ]
     if version_column is not None:
         columns.append(Column(version_column, Cell_Text(VERSION)))
-    return Row(table=None, columns=columns)
+    return Row(table=None, columns=columns, kind=WriteKind.UPSERT, ttl_seconds=None, write_time_micros=None)
 
 
 def _timestamp(user, path):

@@ -19,49 +19,24 @@ _bindings = tempfile.TemporaryDirectory()
 
 def setUpModule():
     componentize_py = os.path.join(os.path.dirname(sys.executable), "componentize-py")
-    # The Python SDK targets sluice:transform@0.1.0, kept under wit/deps/.
-    wit = os.path.join(HERE, "..", "..", "wit", "deps", "sluice-transform-0.1.0")
+    # The Python SDK's world (sluice:transform@0.2.0) and modules, from this checkout.
+    sdk = os.path.join(HERE, "..", "..", "sdk", "python", "src")
+    wit = os.path.join(sdk, "sluice_plugin", "wit")
     subprocess.run(
         [componentize_py, "-d", wit, "-w", "transformer", "bindings", _bindings.name],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    sys.path[:0] = [_bindings.name, HERE]
-    global app, types, Err
+    sys.path[:0] = [_bindings.name, HERE, sdk]
+    global app, types, Err, tree
     import app
     from componentize_py_types import Err
     from wit_world.imports import types
+    from sluice_plugin.value import pack as tree
 
 
 def tearDownModule():
     _bindings.cleanup()
-
-
-def tree(value):
-    """A JSON-like value as a WIT value-tree, the way the host builds it."""
-    nodes = []
-
-    def add(v):
-        i = len(nodes)
-        nodes.append(None)
-        if v is None:
-            nodes[i] = types.Node_Null()
-        elif isinstance(v, bool):
-            nodes[i] = types.Node_Boolean(v)
-        elif isinstance(v, int):
-            nodes[i] = types.Node_Integer(v)
-        elif isinstance(v, float):
-            nodes[i] = types.Node_Float(v)
-        elif isinstance(v, str):
-            nodes[i] = types.Node_Text(v)
-        elif isinstance(v, list):
-            nodes[i] = types.Node_List([add(x) for x in v])
-        else:
-            nodes[i] = types.Node_Object([types.Field(k, add(x)) for k, x in v.items()])
-        return i
-
-    add(value)
-    return types.ValueTree(nodes)
 
 
 def user():

@@ -6,7 +6,7 @@
 // Import through a relative path (`./node_modules/sluice-plugin/index.js`):
 // componentize-js loads modules by path and does not search node_modules.
 
-export { InputError, Value, fieldError, rustDebugStr, rustFloat } from './value.js';
+export { InputError, Value, fieldError, pack, rustDebugStr, rustFloat } from './value.js';
 
 /** A `rows` outcome: the record becomes these rows (zero, one or many). */
 export const rows = (list) => ({ tag: 'rows', val: list });
@@ -24,9 +24,14 @@ export const retry = (reason) => ({ tag: 'retry', val: reason });
  * Builds a row: `row(null)` for the pipeline's default table, or
  * `row('users_by_country')`; add cells with `.text(name, s)`, `.uuid(name, s)`,
  * `.int`, `.bigint`, `.double`, `.boolean`, `.timestamp(name, ms)`, then `.build()`.
+ * `.delete()` makes it a delete of the row its primary key columns name;
+ * `.ttlSeconds(n)` writes it `USING TTL n`, `.writeTimeMicros(t)` `USING TIMESTAMP t`.
  */
 export function row(table = null) {
   const columns = [];
+  let kind = 'upsert';
+  let ttlSeconds;
+  let writeTimeMicros;
   const cell = (tag) => (name, val) => {
     columns.push({ name, value: val === null || val === undefined ? { tag: 'null' } : { tag, val } });
     return builder;
@@ -40,7 +45,19 @@ export function row(table = null) {
     boolean: cell('boolean'),
     timestamp: (name, ms) => cell('timestamp')(name, ms === null || ms === undefined ? ms : BigInt(ms)),
     null: (name) => cell('null')(name, null),
-    build: () => ({ table: table ?? undefined, columns }),
+    delete: () => {
+      kind = 'delete';
+      return builder;
+    },
+    ttlSeconds: (n) => {
+      ttlSeconds = n;
+      return builder;
+    },
+    writeTimeMicros: (t) => {
+      writeTimeMicros = BigInt(t);
+      return builder;
+    },
+    build: () => ({ table: table ?? undefined, columns, kind, ttlSeconds, writeTimeMicros }),
   };
   return builder;
 }

@@ -17,6 +17,7 @@ from wit_world.imports.types import (
     Outcome_Rows,
     PluginInfo,
     Row,
+    WriteKind,
 )
 
 from sluice_plugin.value import InputError, Value
@@ -61,4 +62,7 @@ def row(user):
             Column("last_name", Cell_Text(user.require_str("name.last"))),
             Column("email", Cell_Text(user.require_str("email"))),
         ],
+        kind=WriteKind.UPSERT,
+        ttl_seconds=None,
+        write_time_micros=None,
     )

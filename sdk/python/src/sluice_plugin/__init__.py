@@ -9,7 +9,7 @@ test that generated the bindings), not at install time.
 
 import os
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The folder of the `sluice:transform` WIT package this SDK targets.
 WIT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wit")
