@@ -401,7 +401,10 @@ pub fn render(args: &ReportArgs) -> Result<String> {
             )?;
         }
         writeln!(w, "| live phase | offered (rec/s) | achieved (rows/s) | records | latency p50 (ms) | p99 (ms) | max (ms) | cores | CPU µs/rec | RSS peak (MB) | load generator cores | machine cores busy |")?;
-        writeln!(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
+        writeln!(
+            w,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        )?;
         for p in &r.phases {
             writeln!(
                 w,
