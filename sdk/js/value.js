@@ -129,13 +129,6 @@ class Packed {
     return hi === 0 ? this.view.getUint32(this.nodes + index * NODE + 8, true) : -1;
   }
 
-  /** Bytes `[start, start + len)` of a section ending at `end`, or undefined. */
-  slice(section, end, start, len) {
-    if (start < 0) return undefined;
-    const from = section + start;
-    return from + len <= end ? this.bytes.subarray(from, from + len) : undefined;
-  }
-
   /** Node `index` as `{ tag, val }`; out of range or malformed reads as null. */
   node(index) {
     const kind = this.kind(index);
@@ -147,11 +140,12 @@ class Packed {
         return { tag: 'integer', val: this.view.getBigInt64(at + 8, true) };
       case 3:
         return { tag: 'float', val: this.view.getFloat64(at + 8, true) };
-      case 4:
+      case 4: // kind() checked the range.
         return { tag: 'text', val: this.string(this.data32(index), this.len(index)) };
       case 5: {
-        const s = this.slice(this.blobs, this.blobsEnd, this.data32(index), this.len(index));
-        return s === undefined ? NULL_NODE : { tag: 'bytes', val: s };
+        // kind() checked the range.
+        const from = this.blobs + this.data32(index);
+        return { tag: 'bytes', val: this.bytes.subarray(from, from + this.len(index)) };
       }
       case 6:
         return { tag: 'list', val: this.listItems(index) };

@@ -334,12 +334,22 @@ impl Plugin {
         if let Some((store, _)) = &mut instance {
             store.data_mut().new_batch(now_ms());
         }
-        let mut records = records.into_iter().peekable();
-        while records.peek().is_some() {
-            let call: Vec<Record> = records
-                .by_ref()
-                .take(self.pace.records_per_call())
-                .collect();
+        let mut records = records.into_iter();
+        // Records of a call that failed, to run again one per call.
+        let mut alone = std::collections::VecDeque::new();
+        loop {
+            let rerun = alone.pop_front();
+            let lone = rerun.is_some();
+            let call: Vec<Record> = match rerun {
+                Some(record) => vec![record],
+                None => records
+                    .by_ref()
+                    .take(self.pace.records_per_call())
+                    .collect(),
+            };
+            if call.is_empty() {
+                break;
+            }
             let n = call.len();
             let mut live = match instance.take() {
                 Some(live) => live,
@@ -354,7 +364,9 @@ impl Plugin {
             let started = std::time::Instant::now();
             match self.call(&mut live, call) {
                 Ok(outcomes) => {
-                    self.pace.finished(n, started.elapsed());
+                    if !lone {
+                        self.pace.finished(n, started.elapsed());
+                    }
                     results.extend(
                         outcomes
                             .into_iter()
@@ -366,26 +378,7 @@ impl Plugin {
                 Err((e, _)) if n == 1 => results.push((Err(e), None)),
                 Err((_, call)) => {
                     self.pace.failed();
-                    for record in call {
-                        let mut live = match instance.take() {
-                            Some(live) => live,
-                            None => match self.instantiate_and_init() {
-                                Ok(live) => live,
-                                Err(e) => {
-                                    results.push((Err(e), None));
-                                    continue;
-                                }
-                            },
-                        };
-                        match self.call(&mut live, vec![record]) {
-                            Ok(mut one) => {
-                                let (outcome, back) = one.pop().expect("one outcome per record");
-                                results.push((self.check_output(outcome), back));
-                                instance = Some(live);
-                            }
-                            Err((e, _)) => results.push((Err(e), None)),
-                        }
-                    }
+                    alone.extend(call);
                 }
             }
         }
@@ -432,54 +425,26 @@ impl Plugin {
                 store.data().panic.as_deref(),
             ))
         };
-        let outcomes: Result<Vec<(Outcome, Option<Record>)>, (CallError, Vec<Record>)> =
-            match instance {
-                Instance::V1(i) => {
-                    let wit: Vec<_> = records.into_iter().map(v0_1::input_record).collect();
-                    match i.call_transform(&mut *store, &wit) {
-                        Ok(out) if out.len() == n => Ok(out
-                            .into_iter()
-                            .map(v0_1::outcome)
-                            .zip(wit)
-                            .map(|(o, w)| {
-                                let back = retried(&o).then(|| v0_1::record_from_wit(w));
-                                (o, back)
-                            })
-                            .collect()),
-                        Ok(out) => Err((
-                            miscount(out.len(), n),
-                            wit.into_iter().map(v0_1::record_from_wit).collect(),
-                        )),
-                        Err(e) => Err((
-                            trap(e, store),
-                            wit.into_iter().map(v0_1::record_from_wit).collect(),
-                        )),
-                    }
-                }
-                Instance::V2(i) => {
-                    let (wit, trees): (Vec<_>, Vec<_>) =
-                        records.into_iter().map(v0_2::input_record).unzip();
-                    let back = |wit: Vec<v0_2::wit::InputRecord>, trees| {
-                        wit.into_iter()
-                            .zip(trees)
-                            .map(|(w, t)| v0_2::record_from_wit(w, t))
-                            .collect()
-                    };
-                    match i.call_transform(&mut *store, &wit) {
-                        Ok(out) if out.len() == n => Ok(out
-                            .into_iter()
-                            .map(v0_2::outcome)
-                            .zip(wit.into_iter().zip(trees))
-                            .map(|(o, (w, t))| {
-                                let back = retried(&o).then(|| v0_2::record_from_wit(w, t));
-                                (o, back)
-                            })
-                            .collect()),
-                        Ok(out) => Err((miscount(out.len(), n), back(wit, trees))),
-                        Err(e) => Err((trap(e, store), back(wit, trees))),
-                    }
-                }
-            };
+        let outcomes = match instance {
+            Instance::V1(i) => {
+                let wit: Vec<_> = records.into_iter().map(v0_1::input_record).collect();
+                let called = i
+                    .call_transform(&mut *store, &wit)
+                    .map_err(|e| trap(e, store));
+                settle(called, wit, v0_1::outcome, v0_1::record_from_wit)
+            }
+            Instance::V2(i) => {
+                let (wit, trees): (Vec<_>, Vec<_>) =
+                    records.into_iter().map(v0_2::input_record).unzip();
+                let called = i
+                    .call_transform(&mut *store, &wit)
+                    .map_err(|e| trap(e, store));
+                let inputs = wit.into_iter().zip(trees).collect();
+                settle(called, inputs, v0_2::outcome, |(w, t)| {
+                    v0_2::record_from_wit(w, t)
+                })
+            }
+        };
         if store.data().logs_dropped > 0 {
             tracing::warn!(plugin = %self.info, dropped = store.data().logs_dropped, "plugin log events over the per-call limit were dropped");
         }
@@ -545,6 +510,35 @@ fn now_ms() -> i64 {
 /// True when a record's outcome is `retry`.
 fn retried(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Retry(_))
+}
+
+/// A call's outcomes paired with its inputs (each kept as a record when its
+/// outcome is `retry`); on a trap or a wrong number of outcomes, the error
+/// and every input back as a record, for a run one by one.
+#[allow(clippy::type_complexity)]
+fn settle<W, O>(
+    called: Result<Vec<O>, CallError>,
+    inputs: Vec<W>,
+    outcome: impl Fn(O) -> Outcome,
+    record: impl Fn(W) -> Record,
+) -> Result<Vec<(Outcome, Option<Record>)>, (CallError, Vec<Record>)> {
+    let n = inputs.len();
+    match called {
+        Ok(out) if out.len() == n => Ok(out
+            .into_iter()
+            .map(outcome)
+            .zip(inputs)
+            .map(|(o, w)| {
+                let back = retried(&o).then(|| record(w));
+                (o, back)
+            })
+            .collect()),
+        Ok(out) => Err((
+            miscount(out.len(), n),
+            inputs.into_iter().map(record).collect(),
+        )),
+        Err(e) => Err((e, inputs.into_iter().map(record).collect())),
+    }
 }
 
 /// The contract error of a call that returned the wrong number of outcomes.

@@ -109,13 +109,7 @@ pub async fn run<S: RowSink>(
         let mut messages = vec![first];
         // Nothing in flight: the records already here go at once, since
         // waiting to fill the batch would only add latency at a light load.
-        // With a batch in flight the next one fills while it is written.
-        while messages.len() < max {
-            match feed.messages.try_recv() {
-                Ok(m) => messages.push(m),
-                Err(_) => break,
-            }
-        }
+        take_ready(&mut feed, &mut messages, max);
         // With a batch in flight the next one fills until it is written
         // (or the linger ends): the batch size follows the load.
         let deadline = Instant::now() + linger;
@@ -127,12 +121,7 @@ pub async fn run<S: RowSink>(
                     if !done.finish(job, finished, plan.as_mut(), &feed.cancel).await {
                         break 'batches;
                     }
-                    while messages.len() < max {
-                        match feed.messages.try_recv() {
-                            Ok(m) => messages.push(m),
-                            Err(_) => break,
-                        }
-                    }
+                    take_ready(&mut feed, &mut messages, max);
                 }
                 m = tokio::time::timeout_at(deadline, feed.messages.recv()) => match m {
                     Ok(Some(m)) => messages.push(m),
@@ -199,6 +188,16 @@ pub async fn run<S: RowSink>(
             .await;
     }
     stopped(&shared, &topic, partition)
+}
+
+/// Adds the records already in the feed to `messages`, up to `max`, without waiting.
+fn take_ready(feed: &mut PartitionFeed, messages: &mut Vec<SourceMessage>, max: usize) {
+    while messages.len() < max {
+        match feed.messages.try_recv() {
+            Ok(m) => messages.push(m),
+            Err(_) => break,
+        }
+    }
 }
 
 /// The batch in flight's result, once it is done; never, without one.

@@ -23,7 +23,6 @@ _COUNTS = struct.Struct("<5I")
 _NODE_AT = struct.Struct("<B3xIQ")  # kind, len, data
 _FIELD_AT = struct.Struct("<3I")  # name offset, name length, node
 _U32 = struct.Struct("<I")
-_I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
 
 
@@ -126,34 +125,31 @@ class _Packed:
             out.append(_U32.unpack_from(self.buf, at)[0])
         return out
 
-    def object_fields(self, index):
+    def raw_fields(self, index):
+        """The fields of object `index` as (name bytes, node), in order."""
         kind, length, first = self.entry(index)
         if kind != 7:
-            return []
-        out = []
+            return
         fields, text = self.fields, self.text
         for k in range(first, first + length):
             if 3 * k + 3 > len(fields):
-                break
+                return
             offset, name_len, node = fields[3 * k : 3 * k + 3]
             if offset + name_len > len(text):
-                break
-            out.append((text[offset : offset + name_len].decode("utf-8", "replace"), node))
-        return out
+                return
+            yield text[offset : offset + name_len], node
+
+    def object_fields(self, index):
+        """The fields of object `index` as (name, node), in order."""
+        return [(name.decode("utf-8", "replace"), node) for name, node in self.raw_fields(index)]
 
     def field(self, index, name):
         """The node of the first field of object `index` called `name`, or -1."""
         names = self.objects.get(index)
         if names is None:
             names = {}
-            kind, length, first = self.entry(index)
-            if kind == 7:
-                fields, text = self.fields, self.text
-                for k in range(first, first + length):
-                    if 3 * k + 3 > len(fields):
-                        break
-                    offset, name_len, node = fields[3 * k : 3 * k + 3]
-                    names.setdefault(text[offset : offset + name_len], node)
+            for n, node in self.raw_fields(index):
+                names.setdefault(n, node)
             self.objects[index] = names
         want = _ENCODED.get(name)
         if want is None:
