@@ -1161,13 +1161,27 @@ async fn unreadable_control_records_are_skipped_and_reported() {
             ps.iter()
                 .any(|p| p.as_str().is_some_and(|p| p.contains(garbage_key)))
         });
-        if let (true, Some(answer)) = (reported, answer) {
-            break (st, answer);
+        // The status is read before the topic: it may not show an answer
+        // just found there yet.
+        let shown = st["fleet"]["recent_deploys"].as_array().is_some_and(|ds| {
+            ds.iter().any(|d| {
+                d["proposal"]["id"] == id.as_str()
+                    && d["answers"].as_array().is_some_and(|a| !a.is_empty())
+            })
+        });
+        if let (true, true, Some(answer)) = (reported, shown, &answer) {
+            break (st, answer.clone());
         }
         assert!(
             waited.elapsed() < Duration::from_secs(30),
-            "within 30 s: problems {}, answer {answer_key} not found",
-            st["fleet"]["problems"]
+            "within 30 s: problems {}, answer {answer_key} {}, recent deploys {}",
+            st["fleet"]["problems"],
+            if answer.is_some() {
+                "found"
+            } else {
+                "not found"
+            },
+            st["fleet"]["recent_deploys"]
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
