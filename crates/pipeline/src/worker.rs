@@ -5,7 +5,9 @@
 //! In a fleet, each batch is split into runs of one owning activation
 //! ([`crate::fleet::ownership`]): offsets a previous owner may have
 //! transformed go to the version that owned them, and a barrier is recorded
-//! before the first batch of a new activation on the partition is written.
+//! before the first batch of a new activation on the partition is written
+//! (while that batch is decoded and transformed, so a swap costs no extra
+//! round trip).
 
 use crate::control::{ActivePlugin, Stall};
 use crate::fleet::{self, ownership::PartitionPlan, Fleet};
@@ -37,6 +39,10 @@ struct Run {
     active: Arc<ActivePlugin>,
     activation: u64,
 }
+
+/// A barrier being recorded: true once it is in the control log, false if
+/// the partition stopped first. The run it opens is written only after it.
+type BarrierWrite = tokio::task::JoinHandle<bool>;
 
 /// A batch being processed in a task of its own, so the next batch can be
 /// decoded and transformed while this one is written.
@@ -71,7 +77,8 @@ pub async fn run<S: RowSink>(
     let (topic, partition) = (feed.topic.clone(), feed.partition);
     shared.metrics.live.assign(&topic, partition, true);
     let fleet = shared.deployer.fleet.clone();
-    let mut plan = match &fleet {
+    let fleet = fleet.as_ref();
+    let mut plan = match fleet {
         Some(f) => match takeover(f, &feed).await {
             Some(plan) => Some(plan),
             None => return stopped(&shared, &topic, partition),
@@ -80,7 +87,7 @@ pub async fn run<S: RowSink>(
     };
     let mut done = Done {
         shared: &shared,
-        fleet: fleet.as_deref(),
+        fleet,
         acks: &acks,
         topic: &topic,
         partition,
@@ -133,14 +140,8 @@ pub async fn run<S: RowSink>(
             .last()
             .map(|m| m.origin.offset + 1)
             .unwrap_or_default();
-        let Some(runs) = resolve(
-            &shared,
-            fleet.as_deref(),
-            plan.as_mut(),
-            &messages,
-            &feed.cancel,
-        )
-        .await
+        let Some((runs, barriers)) =
+            resolve(&shared, fleet, plan.as_mut(), &messages, &feed.cancel).await
         else {
             break;
         };
@@ -149,6 +150,7 @@ pub async fn run<S: RowSink>(
         let task = tokio::spawn(batch_task(
             shared.clone(),
             runs.clone(),
+            barriers,
             messages,
             before,
             written_tx,
@@ -209,10 +211,11 @@ async fn wait(inflight: &mut Option<InFlight>) -> Result<Finished, tokio::task::
 }
 
 /// Processes a batch's runs in order; the first run's writes wait for the
-/// previous batch's.
+/// previous batch's, and a run's writes for its barrier.
 async fn batch_task<S: RowSink>(
     shared: Arc<Shared<S>>,
     runs: Vec<Run>,
+    barriers: Vec<Option<BarrierWrite>>,
     messages: Vec<SourceMessage>,
     before: Option<oneshot::Receiver<bool>>,
     written: oneshot::Sender<bool>,
@@ -222,14 +225,18 @@ async fn batch_task<S: RowSink>(
     let mut gated_out = false;
     let mut finished = 0;
     let mut failure = None;
-    for run in &runs {
+    for (run, barrier) in runs.iter().zip(barriers) {
         let gate = async {
             let ok = match before.take() {
                 Some(rx) => rx.await.unwrap_or(false),
                 None => true,
             };
             gated_out = !ok;
-            ok
+            // Stopped before its barrier was recorded: abandoned, not gated out.
+            ok && match barrier {
+                Some(b) => b.await.unwrap_or(false),
+                None => true,
+            }
         };
         let batch = &messages[run.start..run.end];
         match stages::process_after(&shared, &run.active, batch, &cancel, gate).await {
@@ -249,28 +256,30 @@ async fn batch_task<S: RowSink>(
     }
 }
 
-/// The owners of a batch's runs (barriers recorded first in a fleet).
-/// None: the feed was cancelled meanwhile.
+/// The owners of a batch's runs, with the barriers (in a fleet) being
+/// recorded for runs that open an activation on the partition. None: the
+/// feed was cancelled meanwhile.
 async fn resolve<S: RowSink>(
     shared: &Shared<S>,
-    fleet: Option<&Fleet>,
+    fleet: Option<&Arc<Fleet>>,
     plan: Option<&mut PartitionPlan>,
     messages: &[SourceMessage],
     cancel: &CancellationToken,
-) -> Option<Vec<Run>> {
+) -> Option<(Vec<Run>, Vec<Option<BarrierWrite>>)> {
     let (Some(f), Some(p)) = (fleet, plan) else {
         let (active, activation) = shared.slot.current_activation();
-        return Some(vec![Run {
+        let run = Run {
             start: 0,
             end: messages.len(),
             active,
             activation,
-        }]);
+        };
+        return Some((vec![run], vec![None]));
     };
     let offsets: Vec<i64> = messages.iter().map(|m| m.origin.offset).collect();
-    let mut runs = Vec::new();
+    let (mut runs, mut barriers) = (Vec::new(), Vec::new());
     for (start, end, owner) in p.runs(&offsets, shared.slot.current_activation().1) {
-        let (active, activation) =
+        let (active, activation, barrier) =
             owned(shared, f, p, owner, &messages[start].origin, cancel).await?;
         runs.push(Run {
             start,
@@ -278,14 +287,15 @@ async fn resolve<S: RowSink>(
             active,
             activation,
         });
+        barriers.push(barrier);
     }
-    Some(runs)
+    Some((runs, barriers))
 }
 
 /// What a worker does with batches that come back from their tasks.
 struct Done<'a, S: RowSink> {
     shared: &'a Arc<Shared<S>>,
-    fleet: Option<&'a Fleet>,
+    fleet: Option<&'a Arc<Fleet>>,
     acks: &'a std_mpsc::Sender<Ack>,
     topic: &'a str,
     partition: i32,
@@ -392,7 +402,7 @@ async fn takeover(fleet: &Fleet, feed: &PartitionFeed) -> Option<PartitionPlan> 
 /// and processes it again with that one. None: given up (stopping).
 async fn process_run<S: RowSink>(
     shared: &Shared<S>,
-    fleet: Option<&Fleet>,
+    fleet: Option<&Arc<Fleet>>,
     mut plan: Option<&mut PartitionPlan>,
     mut owner: u64,
     run: &[SourceMessage],
@@ -401,7 +411,16 @@ async fn process_run<S: RowSink>(
     let first = run.first()?.origin.clone();
     loop {
         let (active, activation) = match (fleet, plan.as_deref_mut()) {
-            (Some(f), Some(p)) => owned(shared, f, p, owner, &first, cancel).await?,
+            (Some(f), Some(p)) => {
+                let (active, activation, barrier) =
+                    owned(shared, f, p, owner, &first, cancel).await?;
+                if let Some(b) = barrier {
+                    if !b.await.unwrap_or(false) {
+                        return None;
+                    }
+                }
+                (active, activation)
+            }
             _ => shared.slot.current_activation(),
         };
         match stages::process(shared, &active, run, cancel).await {
@@ -424,16 +443,16 @@ async fn process_run<S: RowSink>(
     }
 }
 
-/// The version of activation `owner`, with its barrier on the partition
-/// recorded first when this is its first run there.
+/// The version of activation `owner`, and, when this is its first run on
+/// the partition, its barrier being recorded.
 async fn owned<S: RowSink>(
     shared: &Shared<S>,
-    fleet: &Fleet,
+    fleet: &Arc<Fleet>,
     plan: &mut PartitionPlan,
     owner: u64,
     first: &sluice_model::Origin,
     cancel: &CancellationToken,
-) -> Option<(Arc<ActivePlugin>, u64)> {
+) -> Option<(Arc<ActivePlugin>, u64, Option<BarrierWrite>)> {
     let version = loop {
         match fleet::plugin_for(&shared.deployer, fleet, owner).await {
             Ok(v) => break v,
@@ -446,27 +465,48 @@ async fn owned<S: RowSink>(
             _ = tokio::time::sleep(CONTROL_RETRY * 5) => {}
         }
     };
-    if plan.needs_barrier(first.offset, owner) {
-        let hash = version.plugin.hash().to_string();
-        loop {
-            match fleet
-                .barrier(&first.topic, first.partition, first.offset, owner, &hash)
-                .await
-            {
-                Ok(()) => break,
-                Err(e) => {
-                    shared.metrics.dependency("kafka", Some(&e));
-                    tracing::warn!(topic = %first.topic, partition = first.partition, error = %e, "cannot record the partition's barrier; retrying before writing");
-                }
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return None,
-                _ = tokio::time::sleep(CONTROL_RETRY) => {}
+    let barrier = plan.needs_barrier(first.offset, owner).then(|| {
+        // Noted now: every later write on the partition waits for this run's,
+        // which wait for the barrier.
+        plan.add(first.offset, owner);
+        tokio::spawn(record_barrier(
+            shared.metrics.clone(),
+            fleet.clone(),
+            first.clone(),
+            owner,
+            version.plugin.hash().to_string(),
+            cancel.clone(),
+        ))
+    });
+    Some((version, owner, barrier))
+}
+
+/// Records that activation `owner` owns the partition from `first` on,
+/// retrying until it is written (true) or the partition stops (false).
+async fn record_barrier(
+    metrics: Arc<crate::telemetry::Metrics>,
+    fleet: Arc<Fleet>,
+    first: sluice_model::Origin,
+    owner: u64,
+    hash: String,
+    cancel: CancellationToken,
+) -> bool {
+    loop {
+        match fleet
+            .barrier(&first.topic, first.partition, first.offset, owner, &hash)
+            .await
+        {
+            Ok(()) => return true,
+            Err(e) => {
+                metrics.dependency("kafka", Some(&e));
+                tracing::warn!(topic = %first.topic, partition = first.partition, error = %e, "cannot record the partition's barrier; retrying before writing");
             }
         }
-        plan.add(first.offset, owner);
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            _ = tokio::time::sleep(CONTROL_RETRY) => {}
+        }
     }
-    Some((version, owner))
 }
 
 /// Notes the first run of a new activation on the partition, and the stall.

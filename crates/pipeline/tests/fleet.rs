@@ -2,19 +2,24 @@
 //! tested with real hosts in host/tests/fleet.rs): two hosts seed and join
 //! a group, a deploy through one is validated by both and activated on
 //! both, a rejection anywhere activates nothing, damaged bytes are never
-//! used, and rollbacks go through the log like a stack.
+//! used, rollbacks go through the log like a stack, and a partition's
+//! first write under a new version follows its barrier.
 
 use futures::future::BoxFuture;
+use sluice_codec::{Decoder, Format};
 use sluice_engine::{Engine, Limits, Plugin};
 use sluice_model::Row;
+use sluice_model::{Origin, SourceMessage};
+use sluice_pipeline::dead_letter::DeadLetter;
 use sluice_pipeline::fleet::log::{BlobError, ControlLog, ControlRecord, Stream};
 use sluice_pipeline::fleet::{self, Fleet, FleetSettings, Inbox, Refused};
 use sluice_pipeline::{
     BindError, Breaker, BreakerConfig, CancellationToken, DeploySettings, Deployer, Metrics,
     PluginSlot, RecentRecords, RowSink, Stamp, SwapHistory,
 };
+use sluice_pipeline::{DeadLetterSink, PartitionFeed, PipelineConfig, Shared};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Every append is handed at once, in order, to every host's inbox; a new
@@ -28,6 +33,9 @@ struct MemoryLog {
     /// Blobs that come back with a byte flipped.
     damaged: Mutex<Vec<String>>,
     position: Mutex<u64>,
+    /// How long a barrier takes to be written, and when each was, by key.
+    barrier_delay: Mutex<Duration>,
+    barriers_at: Mutex<Vec<(String, Instant)>>,
 }
 
 impl ControlLog for MemoryLog {
@@ -48,11 +56,24 @@ impl ControlLog for MemoryLog {
             value: value.map(<[u8]>::to_vec),
             position: format!("memory@{position}"),
         };
-        self.records.lock().unwrap().push(record.clone());
-        for inbox in self.inboxes.lock().unwrap().iter() {
-            inbox.deliver(record.clone());
-        }
-        Box::pin(async { Ok(()) })
+        let delay = match stream {
+            Stream::Barriers => *self.barrier_delay.lock().unwrap(),
+            _ => Duration::ZERO,
+        };
+        Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            self.records.lock().unwrap().push(record.clone());
+            for inbox in self.inboxes.lock().unwrap().iter() {
+                inbox.deliver(record.clone());
+            }
+            if stream == Stream::Barriers {
+                let at = (record.key.clone(), Instant::now());
+                self.barriers_at.lock().unwrap().push(at);
+            }
+            Ok(())
+        })
     }
 
     fn sync(&self) -> BoxFuture<'_, Result<(), String>> {
@@ -87,28 +108,45 @@ impl ControlLog for MemoryLog {
     }
 }
 
-/// Takes every row into any table.
+/// Takes every row into any table, noting when each batch of rows of a
+/// version was written.
 #[derive(Default)]
-struct AnySink;
+struct AnySink {
+    writes: Mutex<Vec<(Instant, String)>>,
+}
 
 impl RowSink for AnySink {
     type Table = ();
-    type Bound = Row;
+    type Bound = (String, Row);
 
     async fn table(&self, _name: &str) -> Result<(), BindError> {
         Ok(())
     }
 
-    fn bind(_table: &(), row: Row, _stamp: &Stamp<'_>) -> Result<Row, String> {
-        Ok(row)
+    fn bind(_table: &(), row: Row, stamp: &Stamp<'_>) -> Result<(String, Row), String> {
+        Ok((stamp.version.to_string(), row))
     }
 
-    async fn write(&self, _rows: &[Row]) -> Result<(), String> {
+    async fn write(&self, rows: &[(String, Row)]) -> Result<(), String> {
+        let mut writes = self.writes.lock().unwrap();
+        writes.extend(rows.iter().map(|(v, _)| (Instant::now(), v.clone())));
         Ok(())
     }
 
-    fn table_of(_bound: &Row) -> &str {
+    fn table_of(_bound: &(String, Row)) -> &str {
         "t"
+    }
+}
+
+struct NoLetters;
+
+impl DeadLetterSink for NoLetters {
+    fn send<'a>(
+        &'a self,
+        letter: &'a DeadLetter<'a>,
+        _plugin: &'a sluice_model::PluginInfo,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        panic!("no record should be dead-lettered: {:?}", letter.reason)
     }
 }
 
@@ -168,7 +206,7 @@ async fn host(
     let joined = fleet::join(
         &fleet,
         &engine,
-        &AnySink,
+        &AnySink::default(),
         &deploy_settings,
         plugin,
         &file_bytes,
@@ -185,7 +223,7 @@ async fn host(
         Deployer::new(
             engine,
             slot,
-            Arc::new(AnySink),
+            Arc::new(AnySink::default()),
             deploy_settings,
             Arc::new(RecentRecords::default()),
             Arc::new(Metrics::new()),
@@ -329,4 +367,99 @@ async fn damaged_bytes_are_never_activated() {
     assert_eq!(b.running().1, 1);
     assert_eq!(a.running().1, 1);
     stop.cancel();
+}
+
+/// `n` sample users as JSON messages of t/0, offsets `from..from + n`.
+fn users(from: i64, n: usize) -> Vec<SourceMessage> {
+    let samples: Vec<&str> = include_str!("../src/control/sample-users.jsonl")
+        .lines()
+        .collect();
+    (0..n)
+        .map(|i| SourceMessage {
+            origin: Origin {
+                topic: "t".into(),
+                partition: 0,
+                offset: from + i as i64,
+                ..Origin::default()
+            },
+            payload: Some(samples[i % samples.len()].as_bytes().to_vec()),
+        })
+        .collect()
+}
+
+/// Waits (60 s at most) for the ack that ends at `end`.
+fn ack_until(acks: &std_mpsc::Receiver<sluice_pipeline::Ack>, end: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match acks.recv_timeout(left) {
+            Ok(a) if a.next_offset == end => return,
+            Ok(_) => {}
+            Err(_) => panic!("no ack up to {end}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partitions_first_write_under_a_new_version_follows_its_barrier() {
+    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
+    // Barriers are slow: the batch that opens an activation is transformed
+    // meanwhile, and must still not be written before its barrier is.
+    *log.barrier_delay.lock().unwrap() = Duration::from_millis(300);
+    let a = host(&log, "a", "flatten", &[], &stop).await;
+    let d = &a.deployer;
+    let shared = Arc::new(Shared {
+        slot: d.slot.clone(),
+        decoder: Decoder::new(Format::Json, None),
+        sink: d.sink.clone(),
+        recent: d.recent.clone(),
+        breaker: d.breaker.clone(),
+        deployer: d.clone(),
+        history: d.history.clone(),
+        dead_letters: Arc::new(NoLetters),
+        metrics: d.metrics.clone(),
+        config: Arc::new(PipelineConfig::default()),
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel(100);
+    let (done, _done_rx) = std_mpsc::sync_channel(1);
+    let feed = PartitionFeed {
+        topic: "t".into(),
+        partition: 0,
+        messages: rx,
+        cancel: stop.child_token(),
+        done,
+        end_offset: None,
+    };
+    let (acks_tx, acks) = std_mpsc::channel();
+    let worker = tokio::spawn(sluice_pipeline::worker::run(feed, shared, acks_tx));
+    for m in users(0, 5) {
+        tx.send(m).await.unwrap();
+    }
+    tokio::task::block_in_place(|| ack_until(&acks, 5));
+    d.deploy("test".into(), bytes("flatten-v2")).await.unwrap();
+    for m in users(5, 5) {
+        tx.send(m).await.unwrap();
+    }
+    tokio::task::block_in_place(|| ack_until(&acks, 10));
+
+    let barrier_at = |key: &str| {
+        let at = log.barriers_at.lock().unwrap();
+        at.iter().find(|(k, _)| k == key).map(|(_, t)| *t)
+    };
+    let writes = d.sink.writes.lock().unwrap().clone();
+    let first_write = |version: &str| writes.iter().find(|(_, v)| v == version).map(|(t, _)| *t);
+    for (key, version) in [("t/0/1", "0.1.0"), ("t/0/2", "2.0.0")] {
+        let write = first_write(version).unwrap_or_else(|| panic!("no row of {version}"));
+        // Acked, so written: a barrier still missing was not waited for.
+        let barrier = barrier_at(key)
+            .unwrap_or_else(|| panic!("{version} was written before its barrier {key} was"));
+        assert!(
+            write >= barrier,
+            "{version} wrote {:?} before its barrier {key}",
+            barrier - write
+        );
+    }
+    assert_eq!(writes.len(), 10, "one row per user, each written once");
+    stop.cancel();
+    worker.await.unwrap();
 }
