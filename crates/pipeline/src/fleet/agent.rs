@@ -79,15 +79,20 @@ async fn heartbeat<S: RowSink>(deployer: &Deployer<S>, fleet: &Fleet) -> Result<
 /// Validates a proposal here, exactly as a local deploy would, and answers.
 async fn answer<S: RowSink>(deployer: &Deployer<S>, fleet: &Fleet, proposal: Proposal) {
     let result: Result<Arc<ActivePlugin>> = async {
-        let bytes = fleet.bytes_of(&proposal.hash).await?;
-        let plugin = load(
-            &deployer.engine,
-            &deployer.settings,
-            &proposal.source,
-            bytes,
-            &proposal.plugin_config,
-        )
-        .await?;
+        let plugin = match fleet.take_preloaded(&proposal.id) {
+            Some(plugin) => plugin,
+            None => {
+                let bytes = fleet.bytes_of(&proposal.hash).await?;
+                load(
+                    &deployer.engine,
+                    &deployer.settings,
+                    &proposal.source,
+                    bytes,
+                    &proposal.plugin_config,
+                )
+                .await?
+            }
+        };
         if !proposal.cql.is_empty() {
             // The coordinator altered tables: read them afresh.
             deployer.sink.refresh().await;

@@ -69,7 +69,8 @@ pub async fn coordinate<S: RowSink>(
         at_ms: now_ms(),
         restores: request.restores,
     };
-    drop(plugin);
+    // This host's answer validates this load rather than loading it again.
+    fleet.preload(&id, plugin);
     fleet
         .append(Stream::Deploys, &proposal_key(&id), &proposal)
         .await?;

@@ -113,6 +113,9 @@ pub struct Fleet {
     versions: Mutex<HashMap<u64, Arc<ActivePlugin>>>,
     /// Candidates this host validated, by proposal, until activated.
     candidates: Mutex<HashMap<String, Arc<ActivePlugin>>>,
+    /// The version this host's coordinator loaded for its proposal, handed
+    /// to its own answer so that one deploy loads the plugin once here.
+    preloaded: Mutex<Option<(String, Plugin)>>,
     /// An activation this host could not take, and when it tried.
     failed: Mutex<Option<(u64, Instant, String)>>,
     /// Bytes this host stored or read, by hash (the newest few).
@@ -160,6 +163,7 @@ impl Fleet {
             settings,
             versions: Mutex::new(HashMap::new()),
             candidates: Mutex::new(HashMap::new()),
+            preloaded: Mutex::new(None),
             failed: Mutex::new(None),
             blobs: Mutex::new(Vec::new()),
             admin: Mutex::new(None),
@@ -183,6 +187,24 @@ impl Fleet {
             .map_err(|e| anyhow!("storing plugin {hash} in the plugin store: {e}"))?;
         self.remember(hash, Arc::new(bytes.to_vec()));
         Ok(())
+    }
+
+    /// Keeps the coordinator's load of `proposal` for this host's answer
+    /// (replacing any earlier one, never taken: its proposal is over).
+    fn preload(&self, proposal: &str, plugin: Plugin) {
+        *self.preloaded.lock().expect("fleet preloaded") = Some((proposal.to_string(), plugin));
+    }
+
+    /// The plugin the coordinator here loaded for `proposal`, if any.
+    fn take_preloaded(&self, proposal: &str) -> Option<Plugin> {
+        let mut preloaded = self.preloaded.lock().expect("fleet preloaded");
+        match preloaded.take() {
+            Some((id, plugin)) if id == proposal => Some(plugin),
+            other => {
+                *preloaded = other;
+                None
+            }
+        }
     }
 
     fn remember(&self, hash: &str, bytes: Arc<Vec<u8>>) {
