@@ -36,6 +36,10 @@ pub struct SwapArgs {
     /// Version 2 (`just build-test-guests`).
     #[arg(long, default_value = "target/test-guests/flatten-v2.wasm")]
     pub v2: PathBuf,
+    /// Also write each record's production time and latency, and each
+    /// swap's window, to this file (JSON), to see where a swap's cost falls.
+    #[arg(long)]
+    pub timeline: Option<PathBuf>,
     #[command(flatten)]
     pub launch: Launch,
 }
@@ -224,6 +228,16 @@ pub async fn run(args: &SwapArgs, ep: &Endpoints) -> Result<SwapResult> {
         })
         .collect();
     let (around, steady) = split(&stamped, &windows, warm_ms);
+    if let Some(path) = &args.timeline {
+        let timeline = serde_json::json!({
+            "warm_ms": warm_ms,
+            "windows": windows,
+            "deploys_ms": deploys,
+            "records": stamped,
+        });
+        std::fs::write(path, serde_json::to_vec(&timeline)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     services::drop_keyspace(&session, &name).await;
     services::delete_topic(&ep.brokers, &name).await;
     if rows != records as i64 {
