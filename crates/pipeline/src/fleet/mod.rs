@@ -7,15 +7,17 @@
 //!    CQL, stores the component bytes and appends a *proposal*;
 //! 2. every live member (heartbeat within three intervals) fetches the
 //!    bytes, checks their hash, loads and validates the candidate exactly as
-//!    a local deploy does, and appends its *answer*;
+//!    a local deploy does, and appends its *answer* (the coordinator's own
+//!    host validates the load of step 1 rather than loading it again);
 //! 3. all accepted: the coordinator appends the next *activation*; any
 //!    rejection or a silent member: a *decision* saying why, and nothing
 //!    changes anywhere.
 //!
 //! Each host's [`agent`] answers proposals, takes activations, and sends
 //! heartbeats. Workers record a *barrier* before the first batch of an
-//! activation on a partition ([`ownership`]), so a record transformed again
-//! after a crash or rebalance gets the version that owned its offset.
+//! activation on a partition is written ([`ownership`]; it is recorded while
+//! that batch is transformed), so a record transformed again after a crash
+//! or rebalance gets the version that owned its offset.
 
 mod agent;
 mod coordinator;
