@@ -37,6 +37,9 @@ status:
     bash scripts/services.sh status
 
 # Install what a fresh machine lacks (just, a wasm32 toolchain)
+# The Python that scripts/build-plugins.sh installs componentize-py into.
+py := env_var_or_default("SLUICE_TOOLS_DIR", env_var_or_default("XDG_CACHE_HOME", env_var("HOME") / ".cache") / "sluice/tools") / "componentize-py-0.25.1/bin/python"
+
 setup:
     bash scripts/setup.sh
 
@@ -45,8 +48,8 @@ setup:
 test: setup build-plugins build-test-guests
     cd sdk/js && node --test
     cd plugins/flatten-js && node --test
-    ~/.cache/sluice/tools/componentize-py-0.25.1/bin/python -m unittest discover -s sdk/python/tests
-    ~/.cache/sluice/tools/componentize-py-0.25.1/bin/python -m unittest discover -s plugins/flatten-py
+    {{py}} -m unittest discover -s sdk/python/tests
+    {{py}} -m unittest discover -s plugins/flatten-py
     bash scripts/with-services.sh cargo test --workspace --no-fail-fast
     {{just_executable()}} test-outages
 

@@ -158,8 +158,9 @@ if [ ${#packages[@]} -gt 0 ]; then
 
   # SLUICE_TOOLS_TARGET_DIR: where componentize itself is built. A build
   # script that calls this one sets it, since the outer cargo holds target/.
-  tools_dir=${SLUICE_TOOLS_TARGET_DIR:-$root/target}
-  cargo build -q -p componentize --target-dir "$tools_dir"
+  # (Not tools_dir: the Python plugins' venv below lives there.)
+  componentize_dir=${SLUICE_TOOLS_TARGET_DIR:-$root/target}
+  cargo build -q -p componentize --target-dir "$componentize_dir"
   # One cargo run per crate, each componentized at once: a plugin may use
   # another as a library without its `export` feature (filter wraps flatten),
   # and one run for all would unify features and link both sets of exports;
@@ -168,7 +169,7 @@ if [ ${#packages[@]} -gt 0 ]; then
     cargo_wasm -p "$p"
     module="$target_dir/$wasm_target/release/${p//-/_}.wasm"
     # Write then rename, so a host watching the file never reads half of it.
-    "$tools_dir/debug/componentize" "$module" "$out/.$p.wasm.tmp"
+    "$componentize_dir/debug/componentize" "$module" "$out/.$p.wasm.tmp"
     mv -f "$out/.$p.wasm.tmp" "$out/$p.wasm"
     say "$out/$p.wasm ($(( $(stat -c %s "$out/$p.wasm") / 1024 )) KiB)"
     built=$((built + 1))
