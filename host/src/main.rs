@@ -8,15 +8,17 @@ use host::engine::{Engine, Plugin};
 use std::io::BufRead;
 use std::process::ExitCode;
 
-/// Records are many small trees, strings and rows: mimalloc's thread-local
-/// free lists cost a fraction of glibc's malloc there (the stage profile in
-/// docs/benchmarks.md).
+/// mimalloc, its arenas committed on demand (crates/alloc says why).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: sluice_alloc::MiMalloc = sluice_alloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log.log_format);
+    tracing::debug!(
+        on_demand = sluice_alloc::commits_on_demand(),
+        "allocator arenas commit memory on demand"
+    );
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
