@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     init_logging(&cli.log.log_format);
     tracing::debug!(
         on_demand = sluice_alloc::commits_on_demand(),
-        "allocator arenas commit memory on demand"
+        "allocator arenas (MIMALLOC_ARENA_EAGER_COMMIT overrides)"
     );
     match run(cli) {
         Ok(code) => code,
