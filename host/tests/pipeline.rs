@@ -232,9 +232,9 @@ fn committed_total(topic: &str, group: &str, partitions: i32) -> i64 {
 async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
     let (topic, ks) = (unique("restart"), unique("ks"));
     create_topic(&topic, 2).await;
-    let n = 4000;
+    let pool = users(20_000);
     let p = producer();
-    produce_users(&p, &topic, &users(n)).await;
+    produce_users(&p, &topic, &pool[..500]).await;
     let group = unique("g");
     let table = format!("{ks}.created_users");
     let mut cfg = config(&topic, &ks, &group);
@@ -242,16 +242,31 @@ async fn graceful_stop_mid_stream_loses_and_repeats_nothing() {
     cfg.cassandra.concurrency = 4;
     let running = start(cfg.clone()).await;
     let s = session().await;
-    // Stop once some, but not all, rows are in.
-    loop {
-        let c = count(&s, &table).await.min(n as i64);
-        if c >= 200 {
-            assert!(c < n as i64, "stopped too late to test a mid-stream stop");
-            break;
+    // Records keep arriving until the host has stopped, so the stop is
+    // mid-stream however fast the host drains.
+    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feeder = tokio::spawn({
+        let (p, topic, stopped) = (p.clone(), topic.clone(), stopped.clone());
+        let pool = pool.clone();
+        async move {
+            let mut sent = 500;
+            while sent < pool.len() && !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                produce_users(&p, &topic, &pool[sent..sent + 50]).await;
+                sent += 50;
+            }
+            sent
         }
+    });
+    while count(&s, &table).await < 200 {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     running.stop().await;
+    stopped.store(true, std::sync::atomic::Ordering::SeqCst);
+    let n = feeder.await.unwrap();
+    assert!(
+        n < pool.len(),
+        "the feeder ran out of records before the stop"
+    );
     let first = write_times(&s, &table).await;
     assert!(!first.is_empty() && first.len() < n);
 
