@@ -6,6 +6,9 @@
 #
 #   bash bench/ab-drain.sh OLD_HOST NEW_HOST [ROUNDS] [COUNT]
 #
+# HOST_CONFIG=FILE gives both hosts that config file (e.g. a smaller
+# pipeline.max-buffered-per-partition).
+#
 # Needs `just up` and a release build of sluice-bench
 # (cargo build --release -p sluice-bench).
 set -euo pipefail
@@ -14,12 +17,14 @@ old=${1:?usage: bench/ab-drain.sh OLD_HOST NEW_HOST [ROUNDS] [COUNT]}
 new=${2:?usage: bench/ab-drain.sh OLD_HOST NEW_HOST [ROUNDS] [COUNT]}
 rounds=${3:-2} count=${4:-50000}
 work=$(mktemp -d)
+config=()
+[[ -n ${HOST_CONFIG:-} ]] && config=(--host-config "$(realpath "$HOST_CONFIG")")
 printf '| run | host | drain rows/s | host CPU us/record | RSS mean MB | RSS peak MB | RSS after MB |\n|---|---|---:|---:|---:|---:|---:|\n'
 for i in $(seq 1 "$rounds"); do
   for side in old new; do
     bin=$old; [[ $side == new ]] && bin=$new
     target/release/sluice-bench --json "$work/$side-$i.json" e2e --system sluice \
-      --count "$count" --live-seconds 1 --full-rate 500 --host-bin "$bin" >"$work/$side-$i.log" 2>&1 ||
+      --count "$count" --live-seconds 1 --full-rate 500 --host-bin "$bin" "${config[@]}" >"$work/$side-$i.log" 2>&1 ||
       { echo "ab-drain: run $side $i failed (log $work/$side-$i.log)" >&2; exit 1; }
     python3 - "$work/$side-$i.json" "$i" "$side" "$count" <<'PY'
 import json, sys

@@ -3,6 +3,14 @@
 //! until the partition's worker has finished its in-flight batch, without
 //! stalling the async runtime the workers run on.
 //!
+//! Each assigned partition's records come through a queue of its own (split
+//! from the consumer queue), and a forwarder task moves them into the
+//! partition's worker queue only when that has room. A worker that is behind
+//! thus leaves its records in librdkafka's fetch queue, which stops fetching
+//! at `queued.max.messages.kbytes` per partition: memory stays bounded
+//! without pausing the partition, which made librdkafka drop its prefetched
+//! records and fetch them again (the drain slowed by half with small buffers).
+//!
 //! Offsets: `enable.auto.offset.store=false`; an offset is stored when its
 //! worker sends an [`Ack`] (all records before it are written or
 //! dead-lettered); stored offsets are auto-committed, and committed
@@ -10,7 +18,9 @@
 
 use crate::config::KafkaConfig;
 use anyhow::{Context, Result};
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::consumer::{
+    base_consumer::PartitionQueue, BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance,
+};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::{ClientConfig, ClientContext, Offset, Statistics, TopicPartitionList};
 use sluice_model::SourceMessage;
@@ -24,20 +34,32 @@ use tokio::sync::mpsc;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long an assignment waits for a partition's end offset.
 const END_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a revoke waits for a forwarder to let go of its queue.
+const FORWARDER_TIMEOUT: Duration = Duration::from_secs(5);
+/// What librdkafka may prefetch per partition, in KiB, unless
+/// `kafka.options` says otherwise: 4 MiB is several hundred batches of
+/// typical records, and librdkafka's 64 MiB default was most of a host's
+/// memory with a few partitions.
+const PREFETCH_KIB: &str = "4096";
 
 struct PartitionState {
     tx: mpsc::Sender<SourceMessage>,
-    /// Messages polled while the worker's queue was full.
+    /// Messages polled from the consumer queue while the worker's queue was
+    /// full: only a partition whose queue could not be split has them.
     pending: VecDeque<SourceMessage>,
     paused: bool,
     cancel: CancellationToken,
     done: std_mpsc::Receiver<()>,
+    /// Disconnects when the partition's forwarder has let go of its queue.
+    forwarder: Option<std_mpsc::Receiver<()>>,
 }
 
 type Key = (String, i32);
 
 struct SourceContext {
     partitions: Mutex<HashMap<Key, PartitionState>>,
+    /// Assigned (and paused) partitions whose queues the poll loop splits.
+    to_split: Mutex<Vec<Key>>,
     feeds: mpsc::UnboundedSender<PartitionFeed>,
     acks: Mutex<std_mpsc::Receiver<Ack>>,
     buffer: usize,
@@ -115,6 +137,15 @@ impl ConsumerContext for SourceContext {
                         None
                     }
                 };
+                // Paused until the poll loop has split its queue (that
+                // needs the consumer's Arc): nothing is fetched before, so
+                // nothing reaches the consumer queue out of order.
+                let mut tpl = TopicPartitionList::new();
+                tpl.add_partition(&key.0, key.1);
+                let paused = consumer.pause(&tpl).is_ok();
+                if paused {
+                    self.to_split.lock().expect("split list").push(key.clone());
+                }
                 let (tx, rx) = mpsc::channel(self.buffer);
                 let (done_tx, done_rx) = std_mpsc::sync_channel(1);
                 let cancel = self.shutdown.child_token();
@@ -135,9 +166,10 @@ impl ConsumerContext for SourceContext {
                     PartitionState {
                         tx,
                         pending: VecDeque::new(),
-                        paused: false,
+                        paused,
                         cancel,
                         done: done_rx,
+                        forwarder: None,
                     },
                 );
             }
@@ -164,6 +196,14 @@ impl SourceContext {
             if let Err(std_mpsc::RecvTimeoutError::Timeout) = state.done.recv_timeout(DRAIN_TIMEOUT)
             {
                 tracing::warn!(%topic, partition, "worker did not finish its batch in time; its uncommitted records will be consumed again by the partition's next owner");
+            }
+            // A queue split again after a reassignment must be the only one.
+            if let Some(forwarder) = state.forwarder {
+                if let Err(std_mpsc::RecvTimeoutError::Timeout) =
+                    forwarder.recv_timeout(FORWARDER_TIMEOUT)
+                {
+                    tracing::warn!(%topic, partition, "the partition's forwarder did not stop in time");
+                }
             }
         }
         self.store_acks(consumer);
@@ -233,7 +273,8 @@ impl KafkaSource {
             .set("auto.commit.interval.ms", "1000")
             .set("auto.offset.reset", &config.auto_offset_reset)
             .set("statistics.interval.ms", "5000")
-            .set("enable.partition.eof", "false");
+            .set("enable.partition.eof", "false")
+            .set("queued.max.messages.kbytes", PREFETCH_KIB);
         // KIP-848's protocol keeps the session timeout on the broker and
         // refuses the client setting.
         if config.options.get("group.protocol").map(String::as_str) != Some("consumer") {
@@ -251,6 +292,7 @@ impl KafkaSource {
         }
         let context = SourceContext {
             partitions: Mutex::new(HashMap::new()),
+            to_split: Mutex::new(Vec::new()),
             feeds,
             acks: Mutex::new(ack_rx),
             buffer: buffer.max(1),
@@ -264,9 +306,13 @@ impl KafkaSource {
         consumer
             .subscribe(&names)
             .with_context(|| format!("subscribing to {}", names.join(", ")))?;
+        // Forwarders run as tasks of the runtime the workers run on.
+        let runtime = tokio::runtime::Handle::try_current()
+            .context("the Kafka source starts inside a Tokio runtime")?;
+        let consumer = Arc::new(consumer);
         let thread = std::thread::Builder::new()
             .name("kafka-poll".into())
-            .spawn(move || poll_loop(consumer, shutdown))
+            .spawn(move || poll_loop(consumer, runtime, shutdown))
             .context("spawning the Kafka poll thread")?;
         Ok((KafkaSource { thread }, ack_tx))
     }
@@ -277,10 +323,19 @@ impl KafkaSource {
     }
 }
 
-fn poll_loop(consumer: BaseConsumer<SourceContext>, shutdown: CancellationToken) {
+type SharedConsumer = Arc<BaseConsumer<SourceContext>>;
+
+fn poll_loop(
+    consumer: SharedConsumer,
+    runtime: tokio::runtime::Handle,
+    shutdown: CancellationToken,
+) {
     while !shutdown.is_cancelled() {
         consumer.context().store_acks(&consumer);
+        split_assigned(&consumer, &runtime);
         forward_pending(&consumer);
+        // Records of split partitions never come here; this serves
+        // rebalances, statistics and errors (and any unsplit partition).
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Err(e)) => {
@@ -306,6 +361,91 @@ fn poll_loop(consumer: BaseConsumer<SourceContext>, shutdown: CancellationToken)
     }
     consumer.context().release(&consumer, &keys);
     consumer.unsubscribe();
+}
+
+/// Gives each newly assigned partition its own queue and forwarder, then
+/// resumes it. A partition whose queue cannot be split is resumed all the
+/// same and goes through the consumer queue, with pause and resume.
+fn split_assigned(consumer: &SharedConsumer, runtime: &tokio::runtime::Handle) {
+    let keys = std::mem::take(&mut *consumer.context().to_split.lock().expect("split list"));
+    if keys.is_empty() {
+        return;
+    }
+    let mut resume = TopicPartitionList::new();
+    let mut partitions = consumer.context().partitions.lock().expect("partition map");
+    for key in keys {
+        let Some(state) = partitions.get_mut(&key) else {
+            continue; // revoked meanwhile
+        };
+        match consumer.split_partition_queue(&key.0, key.1) {
+            Some(queue) => {
+                let (done_tx, done_rx) = std_mpsc::sync_channel(1);
+                state.forwarder = Some(done_rx);
+                runtime.spawn(forward(
+                    queue,
+                    state.tx.clone(),
+                    state.cancel.clone(),
+                    consumer.context().metrics.clone(),
+                    key.0.clone(),
+                    done_tx,
+                ));
+            }
+            None => {
+                tracing::warn!(topic = %key.0, partition = key.1, "cannot split the partition's queue; it is read through the consumer queue")
+            }
+        }
+        state.paused = false;
+        resume.add_partition(&key.0, key.1);
+    }
+    if let Err(e) = consumer.resume(&resume) {
+        tracing::error!(error = %e, "cannot resume newly assigned partitions");
+    }
+}
+
+/// Moves a partition's records from its librdkafka queue into its worker's,
+/// one free slot at a time: while the worker is behind, records stay in
+/// librdkafka, which stops fetching when the queue is full.
+async fn forward(
+    mut queue: PartitionQueue<SourceContext>,
+    tx: mpsc::Sender<SourceMessage>,
+    cancel: CancellationToken,
+    metrics: Arc<Metrics>,
+    topic: String,
+    done: std_mpsc::SyncSender<()>,
+) {
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    queue.set_nonempty_callback({
+        let arrived = arrived.clone();
+        move || arrived.notify_one()
+    });
+    'records: loop {
+        let permit = tokio::select! {
+            _ = cancel.cancelled() => break,
+            permit = tx.reserve() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // the worker is gone
+            },
+        };
+        let message = loop {
+            match queue.poll(Duration::ZERO) {
+                Some(Ok(m)) => break crate::range::source_message(&m),
+                Some(Err(e)) => {
+                    tracing::warn!(%topic, error = %e, "Kafka partition error; librdkafka retries by itself")
+                }
+                // The callback fires as the queue stops being empty; the
+                // timeout covers a wake-up lost between poll and wait.
+                None => tokio::select! {
+                    _ = cancel.cancelled() => break 'records,
+                    _ = arrived.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                },
+            }
+        };
+        metrics.record_in(&topic);
+        permit.send(message);
+    }
+    drop(queue);
+    drop(done);
 }
 
 /// Hands a message to its partition's worker, or parks it and pauses the

@@ -36,7 +36,8 @@ pub struct PipelineConfig {
     /// flight, the records already buffered go at once.
     #[serde(with = "sluice_model::duration")]
     pub batch_linger: Duration,
-    /// Records buffered per partition before it is paused.
+    /// Records handed to a partition's worker ahead of its batches; beyond
+    /// them, records wait in librdkafka's fetch queue of the partition.
     pub max_buffered_per_partition: usize,
     /// Times a record the plugin asked to retry is retried before it is dead-lettered.
     pub plugin_retries: u32,
@@ -63,7 +64,7 @@ impl Default for PipelineConfig {
             batch_linger: Duration::from_millis(20),
             // 2,000 left workers idle 2/3 of a backlog drain waiting for
             // refetches after a resume (bench/results/2026-11-23-2.md).
-            max_buffered_per_partition: 10_000,
+            max_buffered_per_partition: 2_000,
             plugin_retries: 3,
             version_column: "plugin_version".into(),
             sample_file: None,
