@@ -140,9 +140,7 @@ impl ConsumerContext for SourceContext {
                 // Paused until the poll loop has split its queue (that
                 // needs the consumer's Arc): nothing is fetched before, so
                 // nothing reaches the consumer queue out of order.
-                let mut tpl = TopicPartitionList::new();
-                tpl.add_partition(&key.0, key.1);
-                let paused = consumer.pause(&tpl).is_ok();
+                let paused = consumer.pause(&one_partition(&key.0, key.1)).is_ok();
                 if paused {
                     self.to_split.lock().expect("split list").push(key.clone());
                 }
@@ -432,8 +430,9 @@ async fn forward(
                 Some(Err(e)) => {
                     tracing::warn!(%topic, error = %e, "Kafka partition error; librdkafka retries by itself")
                 }
-                // The callback fires as the queue stops being empty; the
-                // timeout covers a wake-up lost between poll and wait.
+                // The callback fires as the queue stops being empty (Notify
+                // keeps a wake-up that comes before the wait); the timeout
+                // is a safety net should librdkafka not call back.
                 None => tokio::select! {
                     _ = cancel.cancelled() => break 'records,
                     _ = arrived.notified() => {}
@@ -446,6 +445,12 @@ async fn forward(
     }
     drop(queue);
     drop(done);
+}
+
+fn one_partition(topic: &str, partition: i32) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    tpl
 }
 
 /// Hands a message to its partition's worker, or parks it and pauses the
@@ -463,13 +468,9 @@ fn route(consumer: &BaseConsumer<SourceContext>, message: SourceMessage) {
     }
     if let Err(mpsc::error::TrySendError::Full(message)) = state.tx.try_send(message) {
         state.pending.push_back(message);
-        if !state.paused {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(&key.0, key.1);
-            if consumer.pause(&tpl).is_ok() {
-                state.paused = true;
-                tracing::debug!(topic = %key.0, partition = key.1, "partition paused: its worker is behind");
-            }
+        if !state.paused && consumer.pause(&one_partition(&key.0, key.1)).is_ok() {
+            state.paused = true;
+            tracing::debug!(topic = %key.0, partition = key.1, "partition paused: its worker is behind");
         }
     }
 }
@@ -489,12 +490,11 @@ fn forward_pending(consumer: &BaseConsumer<SourceContext>) {
                 }
             }
         }
-        if state.paused && state.pending.is_empty() {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(topic, *partition);
-            if consumer.resume(&tpl).is_ok() {
-                state.paused = false;
-            }
+        if state.paused
+            && state.pending.is_empty()
+            && consumer.resume(&one_partition(topic, *partition)).is_ok()
+        {
+            state.paused = false;
         }
     }
 }

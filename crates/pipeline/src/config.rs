@@ -62,8 +62,9 @@ impl Default for PipelineConfig {
             batch_size: 500,
             batches_in_flight: 2,
             batch_linger: Duration::from_millis(20),
-            // 2,000 left workers idle 2/3 of a backlog drain waiting for
-            // refetches after a resume (bench/results/2026-11-23-2.md).
+            // Enough for the batches in flight and the next: the rest waits
+            // in librdkafka's fetch queue; 2,000 drains as fast as 10,000
+            // (bench/results/2026-12-03-split-queues.md).
             max_buffered_per_partition: 2_000,
             plugin_retries: 3,
             version_column: "plugin_version".into(),
