@@ -66,6 +66,10 @@ impl Engine {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.parallel_compilation(true);
+        // `perf` names the guests' functions from /tmp/perf-<pid>.map.
+        if std::env::var("SLUICE_WASM_PROFILER").as_deref() == Ok("perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         // Compiled code is cached on disk by content hash: big guests (JS,
         // Python: 12-18 MB) take many seconds to compile, and a restart or a
         // rollback to a known version should not pay that again.
