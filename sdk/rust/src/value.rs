@@ -49,7 +49,14 @@ impl<'a> Value<'a> {
 
     /// Follows a dotted path of object members (`login.uuid`).
     pub fn lookup(&self, path: &str) -> Option<Value<'a>> {
-        path.split('.').try_fold(*self, |v, name| v.get(name))
+        // A byte loop, not `split('.')`: its memchr costs more than the
+        // search on names this short, in a Wasm guest most of all.
+        let (mut value, mut rest) = (*self, path);
+        while let Some(dot) = rest.bytes().position(|b| b == b'.') {
+            value = value.get(&rest[..dot])?;
+            rest = &rest[dot + 1..];
+        }
+        value.get(rest)
     }
 
     /// The items of a list, or none if this is not a list.
@@ -176,5 +183,44 @@ pub fn field_error(path: &str, what: &str) -> InputError {
     InputError {
         field: Some(path.to_string()),
         message: format!("field `{path}` {what}"),
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::Value;
+    use crate::testing::packed_from_json;
+
+    #[test]
+    fn a_dotted_path_follows_object_members() {
+        let buf = packed_from_json(&serde_json::json!({
+            "location": {"street": {"number": 7, "name": "Rue"}, "city": "Lyon"},
+            "loc": 1,
+            "": {"x": 2}
+        }));
+        let v = Value::root(&buf);
+        assert_eq!(
+            v.lookup("location.street.number").and_then(|v| v.as_i64()),
+            Some(7)
+        );
+        assert_eq!(
+            v.lookup("location.city").and_then(|v| v.as_str()),
+            Some("Lyon")
+        );
+        assert_eq!(v.lookup("loc").and_then(|v| v.as_i64()), Some(1));
+        // An empty segment names a member called "" (as `split('.')` did).
+        assert_eq!(v.lookup(".x").and_then(|v| v.as_i64()), Some(2));
+        for missing in [
+            "location.street.number.x",
+            "location.",
+            "location..city",
+            "locatio",
+            "x",
+        ] {
+            assert!(v.lookup(missing).is_none(), "{missing}");
+        }
+        assert!(v
+            .lookup("location.street")
+            .is_some_and(|s| s.get("name").is_some()));
     }
 }
