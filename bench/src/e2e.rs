@@ -44,6 +44,11 @@ pub struct E2eArgs {
     /// records, to compare with the half-load phase.
     #[arg(long)]
     pub shadow: Option<std::path::PathBuf>,
+    /// Also write every live record's latency to this CSV file (phase,
+    /// partition, offset, Kafka timestamp in ms, write time in us, latency
+    /// in ms), to see when the slow ones happened.
+    #[arg(long)]
+    pub latencies: Option<std::path::PathBuf>,
     /// Give up waiting for rows after this many seconds per phase.
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
@@ -395,6 +400,7 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
     running.stop(Duration::from_secs(30));
 
     let times = services::write_times(&session, &table).await?;
+    let mut csv = String::from("phase,partition,offset,timestamp_ms,write_time_us,latency_ms\n");
     for (phase, (_, phase_stamps)) in phases.iter_mut().zip(&stamps) {
         let mut latencies = Vec::with_capacity(phase_stamps.len());
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -403,7 +409,16 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
                 continue;
             };
             if let Some(&wt) = times.get(&id) {
-                latencies.push(wt as f64 / 1e3 - s.timestamp_ms as f64);
+                let latency = wt as f64 / 1e3 - s.timestamp_ms as f64;
+                latencies.push(latency);
+                if args.latencies.is_some() {
+                    use std::fmt::Write;
+                    let _ = writeln!(
+                        csv,
+                        "{},{},{},{},{wt},{latency:.3}",
+                        phase.name, s.partition, s.offset, s.timestamp_ms
+                    );
+                }
                 lo = lo.min(wt);
                 hi = hi.max(wt);
             }
@@ -418,6 +433,10 @@ pub async fn run(args: &E2eArgs, ep: &Endpoints) -> Result<E2eResult> {
         }
         phase.achieved_rate = phase.records as f64 / ((hi - lo) as f64 / 1e6).max(1e-3);
         phase.latency = Latency::of(latencies);
+    }
+    if let Some(path) = &args.latencies {
+        std::fs::write(path, csv)
+            .with_context(|| format!("writing --latencies {}", path.display()))?;
     }
     services::drop_keyspace(&session, &keyspace).await;
     services::delete_topic(&ep.brokers, &topic).await;

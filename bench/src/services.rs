@@ -174,6 +174,8 @@ pub fn end_offsets(brokers: &str, topic: &str, partitions: i32) -> Result<Vec<i6
 pub struct Stamp {
     pub key: String,
     pub timestamp_ms: i64,
+    pub partition: i32,
+    pub offset: i64,
 }
 
 /// Reads the records of `topic` between `from` and `to` offsets (per partition).
@@ -209,6 +211,8 @@ pub fn stamps(brokers: &str, topic: &str, from: &[i64], to: &[i64]) -> Result<Ve
                 .map(|k| String::from_utf8_lossy(k).into_owned())
                 .unwrap_or_default(),
             timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
+            partition: m.partition(),
+            offset: m.offset(),
         });
     }
     Ok(out)
