@@ -8,16 +8,23 @@ use host::engine::{Engine, Plugin};
 use std::io::BufRead;
 use std::process::ExitCode;
 
-/// mimalloc, its arenas committed on demand (crates/alloc says why).
+/// mimalloc, its arenas committed on demand; glibc's malloc (for the C
+/// libraries) with a fixed mmap threshold (crates/alloc says why).
 #[global_allocator]
 static ALLOCATOR: sluice_alloc::MiMalloc = sluice_alloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before librdkafka allocates its first fetch buffer.
+    let fixed_threshold = sluice_alloc::fixed_mmap_threshold();
     let cli = Cli::parse();
     init_logging(&cli.log.log_format);
     tracing::debug!(
         on_demand = sluice_alloc::commits_on_demand(),
         "allocator arenas (MIMALLOC_ARENA_EAGER_COMMIT overrides)"
+    );
+    tracing::debug!(
+        fixed = fixed_threshold,
+        "glibc malloc mmap threshold 128 KiB (MALLOC_MMAP_THRESHOLD_ overrides)"
     );
     match run(cli) {
         Ok(code) => code,
