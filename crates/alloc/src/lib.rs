@@ -1,4 +1,4 @@
-//! The host's allocator and its one changed default.
+//! The host's allocators and the defaults it changes in them.
 //!
 //! Records are many small trees, strings and rows: mimalloc's thread-local
 //! free lists cost a fraction of glibc's malloc there (the stage profile in
@@ -14,7 +14,6 @@
 //! CPU within the run-to-run noise there (+7% per record on average).
 //! `MIMALLOC_ARENA_EAGER_COMMIT` in the environment still decides, as
 //! mimalloc documents.
-
 //!
 //! The C libraries (librdkafka above all) allocate with glibc's malloc, and
 //! [`fixed_mmap_threshold`] changes one of its defaults: see there.
@@ -62,9 +61,10 @@ const MMAP_THRESHOLD: i32 = 128 * 1024;
 ///
 /// By default the threshold follows the largest block freed, up to 32 MiB:
 /// librdkafka's fetch buffers (about a megabyte each) then come from malloc's
-/// arenas, one per librdkafka thread, which keep the freed memory. A drain of
-/// 50,000 users held ~6 MB more RSS that way, and ~8 MB more at idle after it
-/// (bench/results/2026-12-03-mmap-threshold.md), at the same drain rate.
+/// arenas, one per librdkafka thread, which keep the freed memory. Fixed, a
+/// drain of 50,000 users left the host 5-7 MiB smaller after it and 1-3 MiB
+/// smaller during it (bench/results/2026-12-03-mmap-threshold.md), at the
+/// same drain rate.
 pub fn fixed_mmap_threshold() -> bool {
     if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some()
         || std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("mmap_threshold"))
