@@ -20,6 +20,7 @@
 #                            readiness timeouts in seconds (60 / 90 / 180)
 #   SLUICE_STOP_TIMEOUT      seconds between SIGTERM and SIGKILL on `down` (60)
 #   SLUICE_CASSANDRA_HEAP    Cassandra's JVM heap (1G)
+#   SLUICE_CASSANDRA_JVM_OPTS  more JVM flags for Cassandra, split on spaces (e.g. -Xlog:gc)
 #   SLUICE_KAFKA_VERSION (4.4.0), SLUICE_CASSANDRA_VERSION (5.0.6),
 #   SLUICE_APICURIO_VERSION  (3.3.3 with a Java 21+ JDK, else 3.0.9 on Java 17)
 #   SLUICE_JAVA17_HOME, SLUICE_REGISTRY_JAVA_HOME   JDKs to use instead of the detected ones
@@ -355,7 +356,7 @@ start_cassandra() {
   spawn cassandra "$dir" "${wrap[@]}" "$java" -Dsluice.service=cassandra \
     -Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" -Xss256k -XX:+UseG1GC -XX:+PerfDisableSharedMem -XX:+ExitOnOutOfMemoryError \
     -javaagent:"$jamm" -Djdk.attach.allowAttachSelf=true \
-    "${CASSANDRA_JDK17_FLAGS[@]}" \
+    "${CASSANDRA_JDK17_FLAGS[@]}" ${SLUICE_CASSANDRA_JVM_OPTS:-} \
     -Dcassandra-foreground=yes \
     -Dcassandra.config="file://$dir/conf/cassandra.yaml" \
     -Dcassandra.storagedir="$dir/data" \

@@ -312,3 +312,19 @@ async fn duration_and_rate_bound_the_run() {
     assert!(summary.elapsed >= Duration::from_millis(1900), "{summary}");
     assert_eq!(count_records(&topic), 100);
 }
+
+/// librdkafka holds records until the idempotent producer has its id, which
+/// it first asks for ~500 ms after start-up; a paced run would stamp its
+/// first half second of records and then deliver them all late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_producer_has_its_id_before_the_first_record() {
+    let topic = unique_topic("ready");
+    let counters = std::sync::Arc::new(host::ingest::progress::Counters::default());
+    let sink = host::ingest::produce::Sink::connect(&brokers(), &topic, counters)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(
+        sink.has_producer_id(),
+        "connect returned before Kafka assigned the producer id"
+    );
+}
