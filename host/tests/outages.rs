@@ -775,12 +775,15 @@ async fn kafka_down_for_a_minute_neither_kills_nor_spins_the_host() {
 
     let rows_before = admin.rows_written().await;
     let ready = outage.end().await;
-    // The bound is the consumer group's, not the host's: the host's session
-    // timed out during the outage (librdkafka's session.timeout.ms, 45 s by
-    // default), and the restarted coordinator waits as long for that old
-    // member before it gives the partitions to the rejoined one.
+    // Most of the wait is the consumer group's, not the host's: the host's
+    // session timed out during the outage (kafka.session-timeout), and the
+    // restarted coordinator waits as long for that old member before it gives
+    // the partitions to the rejoined one. Then the control log's own clients
+    // reconnect (librdkafka's backoff reaches 10 s during a long outage) before
+    // a takeover can read its barriers: typically ~11 s in all, once over 30 s
+    // on a slow, shared machine (2026-12-03), hence 60.
     let (first_row, up_again) = admin
-        .recovery("kafka", rows_before, ready, Duration::from_secs(30))
+        .recovery("kafka", rows_before, ready, Duration::from_secs(60))
         .await;
     eprintln!(
         "RECOVERY kafka: first new row {:.1} s after Kafka answered again; reported up after \
