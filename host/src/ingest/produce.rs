@@ -180,7 +180,7 @@ struct Ready {
 }
 
 /// Reads the idempotence state out of librdkafka's statistics.
-pub struct ReadyContext(Arc<Ready>);
+struct ReadyContext(Arc<Ready>);
 
 impl ClientContext for ReadyContext {
     fn stats_raw(&self, statistics: &[u8]) {
