@@ -40,7 +40,14 @@ pub async fn create_topic(brokers: &str, name: &str, partitions: i32) -> Result<
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()?;
-    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    let mut topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    // SLUICE_BENCH_TIMESTAMP_TYPE=LogAppendTime: records carry the broker's
+    // append time instead of the producer's, which splits a latency into
+    // producer -> broker and broker -> row (latency work only).
+    let timestamp_type = std::env::var("SLUICE_BENCH_TIMESTAMP_TYPE").ok();
+    if let Some(t) = &timestamp_type {
+        topic = topic.set("message.timestamp.type", t);
+    }
     let results = admin
         .create_topics(
             [&topic],

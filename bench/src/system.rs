@@ -118,7 +118,12 @@ pub fn spawn(kind: Kind, launch: &Launch, t: &Target<'_>) -> Result<Running> {
             if let Some(config) = &launch.host_config {
                 c.arg("--config").arg(abs(config)?);
             }
-            c.env("RUST_LOG", "info");
+            // SLUICE_BENCH_RUST_LOG (e.g. sluice_pipeline=debug) logs each
+            // batch's stage times to the host's log, for latency work.
+            c.env(
+                "RUST_LOG",
+                std::env::var("SLUICE_BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()),
+            );
             c
         }
         Kind::Spark => {

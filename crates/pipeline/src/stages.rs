@@ -68,24 +68,29 @@ pub async fn process_after<S: RowSink>(
     cancel: &CancellationToken,
     before: impl Future<Output = bool>,
 ) -> Result<(), Unfinished> {
-    let started = Instant::now();
+    let mut times = events::StageTimes::start();
     let mut dead = Vec::new();
     let records = decode(shared, batch, &mut dead, cancel).await?;
+    times.decoded();
     let rows = transform(shared, active, records, &mut dead).await;
+    times.transformed();
     hold_if_broken(&shared.breaker, &dead, batch.len())?;
     let bound = bind(shared, active, rows, &mut dead, cancel).await?;
+    times.bound();
     if !before.await {
         return Err(Unfinished::Abandoned);
     }
+    times.gated();
     let (written, lettered) = tokio::join!(
         write(shared, &bound, cancel),
         dead_letter(shared, active, &dead, cancel)
     );
     written?;
     lettered?;
+    times.written();
     events::BatchDone {
         records: batch,
-        elapsed: started.elapsed(),
+        times,
     }
     .emit(&shared.metrics);
     Ok(())

@@ -43,6 +43,7 @@ pub struct Metrics {
     write_errors: Counter,
     lag: Family<Labels, Gauge>,
     batch_seconds: Histogram,
+    batch_write_seconds: Histogram,
     plugin_call_seconds: Histogram,
     plugin_active: Family<Labels, Gauge>,
     swaps: Counter,
@@ -50,6 +51,7 @@ pub struct Metrics {
     swap_stall_seconds: Histogram,
     breaker_open: Gauge,
     record_latency_seconds: Histogram,
+    record_queue_seconds: Histogram,
     dependency_up: Family<Labels, Gauge>,
     /// Recent activity for the status page.
     pub live: super::live::Live,
@@ -72,6 +74,7 @@ impl Metrics {
             write_errors: Counter::default(),
             lag: Family::default(),
             batch_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            batch_write_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             plugin_call_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 18)),
             plugin_active: Family::default(),
             swaps: Counter::default(),
@@ -79,6 +82,7 @@ impl Metrics {
             swap_stall_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             breaker_open: Gauge::default(),
             record_latency_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
+            record_queue_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 18)),
             dependency_up: Family::default(),
             live: super::live::Live::default(),
             registry: Registry::default(),
@@ -119,6 +123,11 @@ impl Metrics {
             m.batch_seconds.clone(),
         );
         registry.register(
+            "batch_write_seconds",
+            "Time of one batch's writes to Cassandra (and its dead letters to Kafka), retries included",
+            m.batch_write_seconds.clone(),
+        );
+        registry.register(
             "plugin_call_seconds",
             "Time of one plugin transform call",
             m.plugin_call_seconds.clone(),
@@ -143,6 +152,11 @@ impl Metrics {
             "record_latency_seconds",
             "Kafka record timestamp to the acknowledgement of its rows or dead letter",
             m.record_latency_seconds.clone(),
+        );
+        registry.register(
+            "record_queue_seconds",
+            "Kafka record timestamp to the start of its batch: time in Kafka, the consumer and the partition's queue",
+            m.record_queue_seconds.clone(),
         );
         registry.register(
             "breaker_open",
@@ -195,6 +209,9 @@ impl Metrics {
     pub fn batch_seconds(&self, s: f64) {
         self.batch_seconds.observe(s);
     }
+    pub fn batch_write_seconds(&self, s: f64) {
+        self.batch_write_seconds.observe(s);
+    }
     pub fn plugin_call_seconds(&self, s: f64) {
         self.plugin_call_seconds.observe(s);
     }
@@ -221,6 +238,9 @@ impl Metrics {
 
     pub fn record_latency_seconds(&self, s: f64) {
         self.record_latency_seconds.observe(s);
+    }
+    pub fn record_queue_seconds(&self, s: f64) {
+        self.record_queue_seconds.observe(s);
     }
     pub fn set_breaker_open(&self, open: bool) {
         self.breaker_open.set(open as i64);
