@@ -22,10 +22,15 @@ pub enum WireError {
 /// Frames an Avro body with its schema id.
 pub fn frame(schema_id: u32, avro_body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + avro_body.len());
-    out.push(0);
-    out.extend_from_slice(&schema_id.to_be_bytes());
+    out.extend_from_slice(&header(schema_id));
     out.extend_from_slice(avro_body);
     out
+}
+
+/// The header alone, for a writer that appends the body itself.
+pub fn header(schema_id: u32) -> [u8; HEADER_LEN] {
+    let id = schema_id.to_be_bytes();
+    [0, id[0], id[1], id[2], id[3]]
 }
 
 /// Splits a framed value into its schema id and Avro body.
