@@ -31,7 +31,7 @@ pub fn encoded(users: &[serde_json::Value], schema_id: u32) -> (Vec<Vec<u8>>, Ve
         .map(|u| serde_json::to_vec(u).expect("users serialize"))
         .collect();
     let avro = Encoder::avro(schema_id)
-        .encode_all(users)
+        .encode_all(&host::ingest::fetch::Users::from_values(users))
         .unwrap_or_else(|(i, e)| panic!("user {i} does not fit schemas/user.avsc: {e}"))
         .into_iter()
         .map(|r| r.value)

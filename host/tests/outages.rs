@@ -169,7 +169,7 @@ fn avro_records(schema_id: u32) -> Encode {
     let encoder = Arc::new(host::ingest::encode::Encoder::avro(schema_id));
     Arc::new(move |users| {
         encoder
-            .encode_all(users)
+            .encode_all(&host::ingest::fetch::Users::from_values(users))
             .unwrap_or_else(|(i, e)| panic!("user {i} does not fit schemas/user.avsc: {e:?}"))
             .into_iter()
             .map(|r| (r.key, r.value))

@@ -1,8 +1,8 @@
 //! JSON to an Avro value, checked against a schema as it goes, with errors
 //! that name the field ("location.postcode: expected long or string, found true").
 
+use super::json::Json;
 use apache_avro::schema::{Name, ResolvedSchema, Schema};
-use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -58,7 +58,7 @@ impl<'s> Converter<'s> {
     /// it does not fit (`out` then holds a partial value). It writes the
     /// bytes directly, without an intermediate Avro value: no copy of any
     /// string, and no schema resolution per record as `to_avro_datum` does.
-    pub fn encode(&self, json: &Json, out: &mut Vec<u8>) -> Result<(), FieldError> {
+    pub fn encode(&self, json: &Json<'_>, out: &mut Vec<u8>) -> Result<(), FieldError> {
         self.write(json, self.root, Path::Root, out, false)
     }
 
@@ -66,7 +66,7 @@ impl<'s> Converter<'s> {
     /// known, not described, so its error costs no allocation.
     fn write(
         &self,
-        json: &Json,
+        json: &Json<'_>,
         schema: &Schema,
         path: Path<'_>,
         out: &mut Vec<u8>,
@@ -100,7 +100,7 @@ impl<'s> Converter<'s> {
                 let index = e
                     .symbols
                     .iter()
-                    .position(|sym| sym == s)
+                    .position(|sym| sym.as_str() == s.as_ref())
                     .ok_or_else(mismatch)?;
                 long(out, index as i64)
             }
@@ -119,18 +119,19 @@ impl<'s> Converter<'s> {
                     long(out, entries.len() as i64);
                     for (k, v) in entries {
                         bytes(out, k.as_bytes());
-                        self.write(v, &m.types, Path::Field(&path, k), out, quiet)?;
+                        self.write(v, &m.types, Path::Field(&path, k.as_ref()), out, quiet)?;
                     }
                 }
                 out.push(0);
             }
-            (Schema::Record(r), Json::Object(entries)) => {
+            (Schema::Record(r), Json::Object(_)) => {
                 for field in &r.fields {
                     let at = Path::Field(&path, &field.name);
-                    match (entries.get(&field.name), &field.default) {
+                    match (json.get(&field.name), &field.default) {
                         (Some(v), _) => self.write(v, &field.schema, at, out, quiet)?,
                         (None, Some(default)) => {
-                            self.write(default, &field.schema, at, out, quiet)?
+                            let default = Json::from_value(default);
+                            self.write(&default, &field.schema, at, out, quiet)?
                         }
                         (None, None) if quiet => return Err(FieldError::quiet()),
                         (None, None) => {
@@ -226,7 +227,7 @@ fn expected(schema: &Schema) -> String {
 }
 
 /// A short description of a JSON value for messages.
-fn found(json: &Json) -> String {
+fn found(json: &Json<'_>) -> String {
     match json {
         Json::Null => "null".into(),
         Json::Bool(b) => b.to_string(),
@@ -244,7 +245,7 @@ fn found(json: &Json) -> String {
 mod tests {
     use super::*;
     use apache_avro::types::Value;
-    use serde_json::json;
+    use serde_json::{json, Value as JsonValue};
 
     const SCHEMA: &str = r#"{"type": "record", "name": "R", "fields": [
         {"name": "postcode", "type": ["long", "string"]},
@@ -257,17 +258,19 @@ mod tests {
     ]}"#;
 
     /// Encodes, and decodes again with apache-avro's own reader.
-    fn convert(json: Json) -> Result<Value, FieldError> {
+    fn convert(json: JsonValue) -> Result<Value, FieldError> {
         let schema = Schema::parse_str(SCHEMA).unwrap();
         let mut out = Vec::new();
-        Converter::new(&schema).unwrap().encode(&json, &mut out)?;
+        Converter::new(&schema)
+            .unwrap()
+            .encode(&Json::from_value(&json), &mut out)?;
         let mut body = &out[..];
         let value = apache_avro::from_avro_datum(&schema, &mut body, None).unwrap();
         assert!(body.is_empty(), "{} bytes left over", body.len());
         Ok(value)
     }
 
-    fn ok() -> Json {
+    fn ok() -> JsonValue {
         json!({"postcode": 75012, "id": {"value": null}, "again": {"value": "x"}, "age": 30, "tags": ["a"]})
     }
 
@@ -346,7 +349,7 @@ mod tests {
             let mut ours = Vec::new();
             Converter::new(&schema)
                 .unwrap()
-                .encode(&j, &mut ours)
+                .encode(&Json::from_value(&j), &mut ours)
                 .unwrap();
             assert_eq!(ours, theirs);
         }
@@ -369,7 +372,7 @@ mod tests {
         let mut out = Vec::new();
         Converter::new(&schema)
             .unwrap()
-            .encode(&j, &mut out)
+            .encode(&Json::from_value(&j), &mut out)
             .unwrap();
         let back = apache_avro::from_avro_datum(&schema, &mut &out[..], None).unwrap();
         assert_eq!(serde_json::Value::try_from(back).unwrap(), j);
@@ -377,7 +380,7 @@ mod tests {
         bad["e"] = json!("c");
         let err = Converter::new(&schema)
             .unwrap()
-            .encode(&bad, &mut Vec::new());
+            .encode(&Json::from_value(&bad), &mut Vec::new());
         assert_eq!(
             err.unwrap_err().to_string(),
             "e: expected one of a, b, found the string \"c\""

@@ -5,7 +5,8 @@
 use anyhow::{anyhow, bail, Context, Result};
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::time::Duration;
 
 /// The longest wait between attempts, from backoff or from `Retry-After`.
@@ -17,7 +18,48 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 #[derive(Debug)]
 pub struct Page {
     pub url: Url,
-    pub users: Vec<Value>,
+    pub users: Users,
+}
+
+/// The users of one answer: its body, and where in it each user's JSON is
+/// (checked JSON; parsed again only by the encoder, borrowing from the body).
+#[derive(Debug)]
+pub struct Users {
+    body: Vec<u8>,
+    spans: Vec<std::ops::Range<usize>>,
+}
+
+impl Users {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+    /// Users given as values (tests and benchmarks that make their own).
+    pub fn from_values(users: &[serde_json::Value]) -> Users {
+        let (mut body, mut spans) = (Vec::new(), Vec::with_capacity(users.len()));
+        for user in users {
+            let start = body.len();
+            serde_json::to_writer(&mut body, user).expect("JSON values serialize");
+            spans.push(start..body.len());
+        }
+        Users { body, spans }
+    }
+
+    /// Each user's JSON text, as the API sent it.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans.iter().map(|r| &self.body[r.clone()])
+    }
+}
+
+/// The answer's top level: only what is looked at.
+#[derive(Deserialize)]
+struct Top<'a> {
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow)]
+    results: Option<&'a RawValue>,
 }
 
 /// Fetches pages for one seed.
@@ -102,7 +144,7 @@ impl Fetcher {
         }
     }
 
-    async fn attempt(&self, url: &Url) -> Result<Vec<Value>, Failure> {
+    async fn attempt(&self, url: &Url) -> Result<Users, Failure> {
         let response = self
             .http
             .get(url.clone())
@@ -123,7 +165,7 @@ impl Fetcher {
 }
 
 /// Judges one answer: the users, or why not.
-pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, Failure> {
+pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Users, Failure> {
     if !status.is_success() {
         let reason = format!("answered {status}: {}", snippet(body));
         return Err(match status {
@@ -142,7 +184,9 @@ pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Vec
             _ => Failure::Fatal(format!("{reason}; check --api")),
         });
     }
-    let json: Value = match serde_json::from_slice(body) {
+    // Checked whole here, so a truncated answer is retried, but not built
+    // into values: the encoder reads each user in place.
+    let json: &RawValue = match serde_json::from_slice(body) {
         Ok(json) => json,
         // A body cut short is likely the network's doing: try again.
         Err(e) if e.is_eof() => {
@@ -171,24 +215,53 @@ pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Vec
             }));
         }
     };
-    if let Some(error) = json.get("error").and_then(Value::as_str) {
+    let not_an_object = || {
+        Failure::Fatal(format!(
+            "answered JSON that is not an object: {}",
+            snippet(body)
+        ))
+    };
+    // (A struct would also take an array, field by field.)
+    if !json.get().trim_start().starts_with('{') {
+        return Err(not_an_object());
+    }
+    let top: Top = serde_json::from_str(json.get()).map_err(|_| not_an_object())?;
+    if let Some(error) = top
+        .error
+        .and_then(|e| serde_json::from_str::<String>(e.get()).ok())
+    {
         // randomuser.me's own hiccups ("Uh oh, something has gone wrong") pass.
         return Err(Failure::Retry {
             reason: format!("the API reported an error: {error:?}"),
             after: None,
         });
     }
-    match json {
-        Value::Object(mut top) => match top.remove("results") {
-            Some(Value::Array(users)) if !users.is_empty() => Ok(users),
-            Some(Value::Array(_)) => Err(Failure::Fatal("answered no users (\"results\": [])".into())),
-            _ => Err(Failure::Fatal(format!(
+    let users = top
+        .results
+        .filter(|r| r.get().trim_start().starts_with('['))
+        .and_then(|r| serde_json::from_str::<Vec<&RawValue>>(r.get()).ok())
+        .ok_or_else(|| {
+            Failure::Fatal(format!(
                 "answered JSON without a \"results\" list: {}; is --api a randomuser.me-compatible API?",
                 snippet(body)
-            ))),
-        },
-        _ => Err(Failure::Fatal(format!("answered JSON that is not an object: {}", snippet(body)))),
+            ))
+        })?;
+    if users.is_empty() {
+        return Err(Failure::Fatal("answered no users (\"results\": [])".into()));
     }
+    // Every raw value borrows from `body`: its place is its offset there.
+    let base = body.as_ptr() as usize;
+    let spans = users
+        .iter()
+        .map(|u| {
+            let start = u.get().as_ptr() as usize - base;
+            start..start + u.get().len()
+        })
+        .collect();
+    Ok(Users {
+        body: body.to_vec(),
+        spans,
+    })
 }
 
 /// Exponential backoff with jitter: attempt 1 waits 125-250 ms, then doubles.
@@ -248,11 +321,11 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    fn ok(body: &str) -> Result<Vec<Value>, Failure> {
+    fn ok(body: &str) -> Result<Users, Failure> {
         parse(StatusCode::OK, &HeaderMap::new(), body.as_bytes())
     }
 
-    fn fatal(r: Result<Vec<Value>, Failure>) -> String {
+    fn fatal(r: Result<Users, Failure>) -> String {
         match r {
             Err(Failure::Fatal(m)) => m,
             other => panic!("not fatal: {other:?}"),
@@ -277,8 +350,11 @@ mod tests {
 
     #[test]
     fn users_come_out_of_results() {
-        let users = ok(r#"{"results":[{"a":1},{"a":2}],"info":{"seed":"x"}}"#).unwrap();
+        let users = ok(r#"{"results":[{"a":1}, {"a":"\u00e9"}],"info":{"seed":"x"}}"#).unwrap();
         assert_eq!(users.len(), 2);
+        let texts: Vec<&[u8]> = users.iter().collect();
+        assert_eq!(texts, [&br#"{"a":1}"#[..], br#"{"a":"\u00e9"}"#]);
+        assert!(fatal(ok(r#"{"results":{"a":1}}"#)).contains("without a \"results\" list"));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod avro;
 pub mod encode;
 pub mod fetch;
+pub mod json;
 pub mod produce;
 pub mod progress;
 
