@@ -15,6 +15,7 @@ use crate::services::{self, Endpoints, Stamp};
 use crate::stats::Latency;
 use crate::system::{self, Kind, Launch, Running, Target};
 use anyhow::{bail, Context, Result};
+use host::metrics::histogram_sum_count;
 use scylla::client::session::Session;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -87,26 +88,14 @@ pub struct HostMetrics {
     pub worker_busy: f64,
 }
 
-/// Reads `sluice_<name>_sum` and `_count` from the metrics text.
-fn sum_count(text: &str, name: &str) -> (f64, f64) {
-    let get = |suffix: &str| {
-        let key = format!("sluice_{name}_{suffix} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(key.as_str()))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (get("sum"), get("count"))
-}
-
 async fn host_metrics(admin: &str, partitions: i32, drain_secs: f64) -> Result<HostMetrics> {
     let text = reqwest::get(format!("http://{admin}/metrics"))
         .await?
         .error_for_status()?
         .text()
         .await?;
-    let (batch_sum, batches) = sum_count(&text, "batch_seconds");
-    let (call_sum, calls) = sum_count(&text, "plugin_call_seconds");
+    let (batch_sum, batches) = histogram_sum_count(&text, "batch_seconds");
+    let (call_sum, calls) = histogram_sum_count(&text, "plugin_call_seconds");
     Ok(HostMetrics {
         batches,
         batch_ms: batch_sum * 1e3 / batches,

@@ -23,6 +23,7 @@ pub use sluice_users_api as users_api;
 
 /// The host's Prometheus metrics (the pipeline's telemetry).
 pub mod metrics {
+    pub use sluice_pipeline::telemetry::histogram_sum_count;
     pub use sluice_pipeline::Metrics;
 }
 

@@ -212,18 +212,8 @@ impl VersionActivated<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::histogram_sum_count as sum_count;
     use sluice_model::Origin;
-
-    fn sum_count(text: &str, name: &str) -> (f64, f64) {
-        let get = |suffix: &str| {
-            let key = format!("sluice_{name}_{suffix} ");
-            text.lines()
-                .find_map(|l| l.strip_prefix(key.as_str()))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(f64::NAN)
-        };
-        (get("sum"), get("count"))
-    }
 
     #[test]
     fn a_batch_reports_how_long_its_records_waited_and_its_write_took() {

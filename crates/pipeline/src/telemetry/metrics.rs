@@ -270,6 +270,20 @@ impl Metrics {
     }
 }
 
+/// `sluice_<name>_sum` and `sluice_<name>_count` of a histogram, read back
+/// from the text [`Metrics::render`] wrote (or a scrape of `/metrics`); NaN
+/// where a line is missing.
+pub fn histogram_sum_count(text: &str, name: &str) -> (f64, f64) {
+    let get = |suffix: &str| {
+        let key = format!("sluice_{name}_{suffix} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(key.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (get("sum"), get("count"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

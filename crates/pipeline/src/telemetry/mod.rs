@@ -7,4 +7,4 @@ pub mod live;
 mod metrics;
 
 pub use live::{Live, LiveSnapshot};
-pub use metrics::Metrics;
+pub use metrics::{histogram_sum_count, Metrics};
