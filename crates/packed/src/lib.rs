@@ -102,10 +102,12 @@ impl fmt::Debug for Packed<'_> {
     }
 }
 
+#[inline]
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
+#[inline]
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
@@ -172,6 +174,92 @@ impl<'a> Packed<'a> {
         self.try_node(index).unwrap_or(Node::Null)
     }
 
+    /// Node `index`'s kind, len and data, read with one bounds check.
+    #[inline]
+    fn raw(&self, index: u32) -> Option<(u8, u32, u64)> {
+        let at = index as usize * NODE;
+        let n: &[u8; NODE] = self.nodes.get(at..at.checked_add(NODE)?)?.try_into().ok()?;
+        let len = u32::from_le_bytes([n[4], n[5], n[6], n[7]]);
+        let data = u64::from_le_bytes([n[8], n[9], n[10], n[11], n[12], n[13], n[14], n[15]]);
+        Some((n[0], len, data))
+    }
+
+    /// The node index of member `name` of node `index`, if that node is an
+    /// object that has it. What [`Packed::node`] and [`Object::get`] do
+    /// together, without building the [`Node`]: lookups are most of a
+    /// transform's reading, and in a Wasm guest every `Node` built is a
+    /// copy of this view through linear memory.
+    #[inline]
+    pub fn member(&self, index: u32, name: &[u8]) -> Option<u32> {
+        match self.raw(index)? {
+            (OBJECT, len, start) => self.find_field(u32::try_from(start).ok()?, len, name),
+            _ => None,
+        }
+    }
+
+    /// True when node `index` is `null` (or out of range, as [`Packed::node`] reads it).
+    #[inline]
+    pub fn is_null(&self, index: u32) -> bool {
+        match self.raw(index) {
+            Some((NULL, _, _)) | None => true,
+            Some((BOOLEAN | INTEGER | FLOAT, _, _)) => false,
+            Some((TEXT, _, _)) => self.text_of(index).is_none(),
+            // Containers, bytes and unknown kinds: whatever `node` makes of them.
+            Some(_) => matches!(self.node(index), Node::Null),
+        }
+    }
+
+    /// The text of node `index`, if it is text (as [`Packed::node`] gives it).
+    #[inline]
+    pub fn text_of(&self, index: u32) -> Option<&'a str> {
+        match self.raw(index)? {
+            (TEXT, len, offset) => {
+                let start = usize::try_from(offset).ok()?;
+                self.text.get(start..start.checked_add(len as usize)?)
+            }
+            _ => None,
+        }
+    }
+
+    /// The node index of the first of the `len` fields from `start` called `name`.
+    fn find_field(&self, start: u32, len: u32, want: &[u8]) -> Option<u32> {
+        // Compare the stored length first and touch the text only for a
+        // field of the same length, as bytes (the text is UTF-8, checked
+        // once, so equal bytes are an equal name).
+        let from = start as usize * FIELD;
+        let to = from.checked_add(len as usize * FIELD)?;
+        let Some(fields) = self.fields.get(from..to) else {
+            // A range past the section: the fields that are there, in order.
+            let object = Object {
+                packed: *self,
+                start,
+                len,
+            };
+            return object
+                .iter()
+                .find(|(n, _)| n.as_bytes() == want)
+                .map(|(_, node)| node);
+        };
+        let text = self.text.as_bytes();
+        for field in fields.chunks_exact(FIELD) {
+            let field: &[u8; FIELD] = field.try_into().ok()?;
+            let len = u32::from_le_bytes([field[4], field[5], field[6], field[7]]) as usize;
+            if len != want.len() {
+                continue;
+            }
+            let offset = u32::from_le_bytes([field[0], field[1], field[2], field[3]]) as usize;
+            if text
+                .get(offset..offset.checked_add(len)?)
+                .is_some_and(|n| same(n, want))
+            {
+                return Some(u32::from_le_bytes([
+                    field[8], field[9], field[10], field[11],
+                ]));
+            }
+        }
+        None
+    }
+
     fn try_node(&self, index: u32) -> Option<Node<'a>> {
         let at = index as usize * NODE;
         let kind = *self.nodes.get(at)?;
@@ -213,6 +301,27 @@ impl<'a> Packed<'a> {
         let node = u32_at(self.fields, at + 8)?;
         Some((self.text.get(offset..offset.checked_add(len)?)?, node))
     }
+}
+
+/// `a == b` for slices of the same length, eight bytes at a time: a field
+/// name is a few bytes, and in a Wasm guest `==` on slices is a call to a
+/// byte-by-byte `memcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut a8).zip(&mut b8) {
+        let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        if word(x) != word(y) {
+            return false;
+        }
+    }
+    a8.remainder()
+        .iter()
+        .zip(b8.remainder())
+        .all(|(x, y)| x == y)
 }
 
 /// The items of a list node: node indices, in order.
@@ -288,29 +397,8 @@ impl<'a> Object<'a> {
 
     /// The node index of the first field called `name`.
     pub fn get(&self, name: &str) -> Option<u32> {
-        // Lookups are most of a transform's reading (in a Wasm guest, more
-        // than half of flatten's time): compare the stored length first and
-        // touch the text only for a field of the same length, as bytes (the
-        // text is UTF-8, checked once, so equal bytes are an equal name).
-        let want = name.as_bytes();
-        let start = self.start as usize * FIELD;
-        let end = start.checked_add(self.len as usize * FIELD)?;
-        let Some(fields) = self.packed.fields.get(start..end) else {
-            // A range past the section: the fields that are there, in order.
-            return self.iter().find(|(n, _)| *n == name).map(|(_, node)| node);
-        };
-        let text = self.packed.text.as_bytes();
-        for field in fields.chunks_exact(FIELD) {
-            let len = u32_at(field, 4)? as usize;
-            if len != want.len() {
-                continue;
-            }
-            let offset = u32_at(field, 0)? as usize;
-            if text.get(offset..offset.checked_add(len)?) == Some(want) {
-                return u32_at(field, 8);
-            }
-        }
-        None
+        self.packed
+            .find_field(self.start, self.len, name.as_bytes())
     }
 }
 
@@ -486,6 +574,69 @@ mod tests {
         ));
         assert_eq!(root.get("missing"), None);
         assert_eq!(tags.get(3), None);
+    }
+
+    #[test]
+    fn the_fast_paths_agree_with_node() {
+        let buf = sample();
+        let v = Packed::new(&buf).unwrap();
+        for index in 0..v.len() + 2 {
+            assert_eq!(
+                v.is_null(index),
+                matches!(v.node(index), Node::Null),
+                "is_null of node {index}"
+            );
+            let text = match v.node(index) {
+                Node::Text(s) => Some(s),
+                _ => None,
+            };
+            assert_eq!(v.text_of(index), text, "text_of node {index}");
+            for name in ["name", "n", "tags", "raw", "x", "nam", "", "missing"] {
+                let want = match v.node(index) {
+                    Node::Object(o) => o.get(name),
+                    _ => None,
+                };
+                assert_eq!(v.member(index, name.as_bytes()), want, "{name} of {index}");
+            }
+        }
+        // Names longer than a word compare in words, then the rest.
+        let mut p = Packer::new();
+        p.object([
+            ("registered_at", 1),
+            ("registered_on", 2),
+            ("registered", 3),
+        ]);
+        for i in 0..3 {
+            p.integer(i);
+        }
+        let buf = p.finish();
+        let v = Packed::new(&buf).unwrap();
+        assert_eq!(v.member(0, b"registered_on"), Some(2));
+        assert_eq!(v.member(0, b"registered_at"), Some(1));
+        assert_eq!(v.member(0, b"registered"), Some(3));
+        assert_eq!(v.member(0, b"registered_ox"), None);
+    }
+
+    #[test]
+    fn the_fast_paths_read_a_corrupt_node_as_node_does() {
+        let mut buf = sample();
+        // Node 1 (the text "Zoë") points past the text section.
+        let at = HEADER + NODE + 8;
+        buf[at..at + 8].copy_from_slice(&1000u64.to_le_bytes());
+        let v = Packed::new(&buf).unwrap();
+        assert!(matches!(v.node(1), Node::Null));
+        assert!(v.is_null(1));
+        assert_eq!(v.text_of(1), None);
+        // The root's fields point past the field section.
+        let mut buf = sample();
+        buf[HEADER + 8..HEADER + 16].copy_from_slice(&3u64.to_le_bytes());
+        let v = Packed::new(&buf).unwrap();
+        let Node::Object(root) = v.node(0) else {
+            panic!("root is not an object")
+        };
+        for name in ["name", "n", "tags", "raw", "x"] {
+            assert_eq!(v.member(0, name.as_bytes()), root.get(name), "{name}");
+        }
     }
 
     #[test]

@@ -41,22 +41,22 @@ impl<'a> Value<'a> {
 
     /// The member `name` of an object, if this is an object that has it.
     pub fn get(&self, name: &str) -> Option<Value<'a>> {
-        match self.node() {
-            Node::Object(fields) => fields.get(name).map(|i| self.at(i)),
-            _ => None,
-        }
+        self.packed
+            .member(self.index, name.as_bytes())
+            .map(|i| self.at(i))
     }
 
     /// Follows a dotted path of object members (`login.uuid`).
     pub fn lookup(&self, path: &str) -> Option<Value<'a>> {
         // A byte loop, not `split('.')`: its memchr costs more than the
         // search on names this short, in a Wasm guest most of all.
-        let (mut value, mut rest) = (*self, path);
-        while let Some(dot) = rest.bytes().position(|b| b == b'.') {
-            value = value.get(&rest[..dot])?;
+        // Bytes, not `str` slices: each of those checks a char boundary.
+        let (mut index, mut rest) = (self.index, path.as_bytes());
+        while let Some(dot) = rest.iter().position(|&b| b == b'.') {
+            index = self.packed.member(index, &rest[..dot])?;
             rest = &rest[dot + 1..];
         }
-        value.get(rest)
+        self.packed.member(index, rest).map(|i| self.at(i))
     }
 
     /// The items of a list, or none if this is not a list.
@@ -79,7 +79,7 @@ impl<'a> Value<'a> {
 
     /// True for `null`.
     pub fn is_null(&self) -> bool {
-        matches!(self.node(), Node::Null)
+        self.packed.is_null(self.index)
     }
 
     /// The bytes, if this is an Avro `bytes` or `fixed` value.
@@ -92,10 +92,7 @@ impl<'a> Value<'a> {
 
     /// The string, if this is text.
     pub fn as_str(&self) -> Option<&'a str> {
-        match self.node() {
-            Node::Text(s) => Some(s),
-            _ => None,
-        }
+        self.packed.text_of(self.index)
     }
 
     /// The integer, if this is an integer.
