@@ -9,6 +9,7 @@
 //! - [`row`]: a builder for output rows.
 //! - [`time`]: RFC 3339 timestamps to CQL `timestamp` milliseconds.
 
+pub mod arena;
 pub mod row;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -35,6 +36,29 @@ pub use bindings::sluice::transform::types::{
 pub use row::RowBuilder;
 pub use sluice_packed::Node;
 pub use value::Value;
+
+/// The guest's allocator (see [`arena`]), unless the plugin brings its own
+/// (feature `own-allocator`). Only in single-threaded Wasm builds: natively
+/// the plugin's tests use the platform's allocator.
+#[cfg(all(
+    target_family = "wasm",
+    not(target_feature = "atomics"),
+    not(feature = "own-allocator")
+))]
+#[global_allocator]
+static ARENA: arena::Arena = arena::Arena::new(arena::ARENA_BYTES);
+
+/// Runs `f` with its allocations outside the arena: for what outlives a call.
+fn persistent<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(all(
+        target_family = "wasm",
+        not(target_feature = "atomics"),
+        not(feature = "own-allocator")
+    ))]
+    return ARENA.persistent(f);
+    #[allow(unreachable_code)]
+    f()
+}
 
 /// A transform: configured once per instance, then called per record.
 pub trait Transform: Sized + 'static {
@@ -103,17 +127,22 @@ pub mod __glue {
         {
             static ONCE: std::sync::Once = std::sync::Once::new();
             ONCE.call_once(|| {
-                std::panic::set_hook(Box::new(|info| {
-                    log(Level::Error, &info.to_string(), &[("sluice.panic", "1")]);
-                }))
+                persistent(|| {
+                    std::panic::set_hook(Box::new(|info| {
+                        log(Level::Error, &info.to_string(), &[("sluice.panic", "1")]);
+                    }))
+                })
             });
         }
     }
 
     pub fn init<T: Transform>(config: Vec<(String, String)>) -> Result<(), String> {
-        let t = T::new(&config)?;
-        INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(t)));
-        Ok(())
+        // The plugin's state lives as long as the instance: not in the arena.
+        persistent(|| {
+            let t = T::new(&config)?;
+            INSTANCE.with(|i| *i.borrow_mut() = Some(Box::new(t)));
+            Ok(())
+        })
     }
 
     pub fn transform<T: Transform>(batch: Vec<InputRecord>) -> Vec<Outcome> {
