@@ -47,6 +47,15 @@ pub struct StageArgs {
         default_value = "plugins/dist/flatten-js.wasm,plugins/dist/flatten-py.wasm"
     )]
     pub polyglot: Vec<PathBuf>,
+    /// Instead of measuring, run one side's chain (`native` or `wasm`) at
+    /// the largest batch for `--profile-seconds`, for `perf record`: a
+    /// profile of one side alone, whose leaf symbols need no call graph
+    /// (perf cannot unwind through the guest's JIT code).
+    #[arg(long, value_parser = ["native", "wasm"])]
+    pub profile: Option<String>,
+    /// How long `--profile` runs, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub profile_seconds: f64,
 }
 
 /// One other-language build of flatten, at the largest batch size.
@@ -254,6 +263,20 @@ pub fn run(args: &StageArgs) -> Result<StageResult> {
             black_box(plugin.transform(records));
         }
     };
+
+    if let Some(side) = &args.profile {
+        let until = Instant::now() + std::time::Duration::from_secs_f64(args.profile_seconds);
+        let mut passes = 0usize;
+        while Instant::now() < until {
+            match side.as_str() {
+                "native" => chain_native(largest),
+                _ => chain_wasm(largest),
+            }
+            passes += 1;
+        }
+        eprintln!("stage --profile {side}: {passes} passes of {n} records at batch {largest}; nothing measured");
+        std::process::exit(0);
+    }
 
     let m = args.min_seconds;
     let reps_json = calibrate(m, decode_json);
