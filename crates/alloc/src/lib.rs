@@ -16,7 +16,8 @@
 //! mimalloc documents.
 //!
 //! The C libraries (librdkafka above all) allocate with glibc's malloc, and
-//! [`fixed_mmap_threshold`] changes one of its defaults: see there.
+//! [`fixed_mmap_threshold`] changes one of its defaults: see there. And the
+//! binary's own code: [`release_startup_code`] unmaps what start-up ran.
 
 pub use mimalloc::MiMalloc;
 
@@ -89,6 +90,73 @@ fn set_mmap_threshold(_bytes: i32) -> bool {
     false
 }
 
+/// Unmaps the executable's code from this process, so that only what runs
+/// from now on is mapped again (page faults from the page cache, the file's
+/// pages being where they were). Call it once start-up is over: the host
+/// binary is ~40 MB of code, and start-up runs much that a running pipeline
+/// never does again (the CLI and config parsing, loading and checking the
+/// plugin, connecting, creating tables), which stayed resident: 20 of the
+/// 65 MiB of a backlog drain's RSS were the binary's code and read-only data
+/// (bench/results/2026-12-07-guest-arena.md). Returns the bytes unmapped;
+/// `SLUICE_KEEP_STARTUP_CODE=1` in the environment keeps them.
+///
+/// Only the code mapping (`r-xp`) is touched: it is never written (no text
+/// relocations), so dropping its pages loses nothing. The read-only data
+/// after it was written by the loader (RELRO) before it was made read-only,
+/// and dropping those pages would bring back the file's unrelocated bytes.
+pub fn release_startup_code() -> usize {
+    if std::env::var_os("SLUICE_KEEP_STARTUP_CODE").is_some_and(|v| v == "1") {
+        return 0;
+    }
+    let (Ok(exe), Ok(maps)) = (
+        std::fs::read_link("/proc/self/exe"),
+        std::fs::read_to_string("/proc/self/maps"),
+    ) else {
+        return 0;
+    };
+    let exe = exe.to_string_lossy();
+    code_mappings(&maps, &exe)
+        .filter(|&(start, len)| drop_pages(start, len))
+        .map(|(_, len)| len)
+        .sum()
+}
+
+/// The private, read-only, executable mappings of `exe` in a
+/// /proc/PID/maps text: start address and length.
+fn code_mappings<'a>(maps: &'a str, exe: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+    maps.lines().filter_map(move |line| {
+        // "start-end perms offset dev inode path"
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let [range, "r-xp", _, _, _, path] = fields[..] else {
+            return None;
+        };
+        if path != exe {
+            return None;
+        }
+        let (start, end) = range.split_once('-')?;
+        let start = usize::from_str_radix(start, 16).ok()?;
+        let end = usize::from_str_radix(end, 16).ok()?;
+        Some((start, end.checked_sub(start)?))
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn drop_pages(start: usize, len: usize) -> bool {
+    // SAFETY: the range is one whole read-only, executable, private mapping
+    // of this process's executable (code_mappings), whose pages are never
+    // written: MADV_DONTNEED only unmaps them, and the next instruction
+    // fetched from one maps the same bytes again from the file.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) == 0
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drop_pages(_start: usize, _len: usize) -> bool {
+    false
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -119,5 +187,30 @@ mod tests {
             Err(_) => assert!(super::commits_on_demand()),
             Ok(v) => assert_eq!(super::commits_on_demand(), v.trim() == "0"),
         }
+    }
+
+    #[test]
+    fn only_the_executables_code_mapping_is_released() {
+        let maps = "\
+55d0c0000000-55d0c1000000 r--p 00000000 08:01 42 /usr/bin/host
+55d0c1000000-55d0c3000000 r-xp 01000000 08:01 42 /usr/bin/host
+55d0c3000000-55d0c3100000 r--p 03000000 08:01 42 /usr/bin/host
+55d0c3100000-55d0c3200000 rw-p 03100000 08:01 42 /usr/bin/host
+7f0000000000-7f0000100000 r-xp 00000000 08:01 43 /usr/lib/libc.so.6
+7f0000200000-7f0000300000 rw-p 00000000 00:00 0
+";
+        let found: Vec<_> = super::code_mappings(maps, "/usr/bin/host").collect();
+        assert_eq!(found, [(0x55d0c1000000, 0x2000000)]);
+    }
+
+    #[test]
+    fn the_process_runs_on_after_its_code_was_released() {
+        let released = super::release_startup_code();
+        assert!(released > 0, "the test binary has a code mapping");
+        // Code runs again from pages mapped anew: formatting, allocation, threads.
+        let joined = std::thread::spawn(|| format!("{:?}", (1..100).collect::<Vec<_>>()))
+            .join()
+            .unwrap();
+        assert!(joined.starts_with("[1, 2"));
     }
 }

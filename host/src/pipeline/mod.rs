@@ -174,6 +174,12 @@ pub async fn run(
         metrics.clone(),
     )?;
     tracing::info!(topics = ?config.pipeline.topics, group = %config.kafka.group_id, "consuming");
+    // Start-up is over: what only it ran need not stay resident.
+    let released = sluice_alloc::release_startup_code();
+    tracing::debug!(
+        bytes = released,
+        "start-up code unmapped (SLUICE_KEEP_STARTUP_CODE=1 keeps it)"
+    );
 
     let mut pipeline = tokio::spawn(sluice_pipeline::run(shared, feeds, acks, cancel.clone()));
     tokio::select! {
