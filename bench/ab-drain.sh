@@ -7,7 +7,9 @@
 #   bash bench/ab-drain.sh OLD_HOST NEW_HOST [ROUNDS] [COUNT]
 #
 # HOST_CONFIG=FILE gives both hosts that config file (e.g. a smaller
-# pipeline.max-buffered-per-partition).
+# pipeline.max-buffered-per-partition). OLD_PLUGIN=FILE and NEW_PLUGIN=FILE
+# give each side its own flatten component (default plugins/dist/flatten.wasm),
+# to A/B a change of the SDK or the plugin with the same host.
 #
 # Needs `just up` and a release build of sluice-bench
 # (cargo build --release -p sluice-bench).
@@ -22,9 +24,10 @@ config=()
 printf '| run | host | drain rows/s | host CPU us/record | RSS mean MB | RSS peak MB | RSS after MB |\n|---|---|---:|---:|---:|---:|---:|\n'
 for i in $(seq 1 "$rounds"); do
   for side in old new; do
-    bin=$old; [[ $side == new ]] && bin=$new
+    bin=$old plugin=${OLD_PLUGIN:-plugins/dist/flatten.wasm}
+    [[ $side == new ]] && bin=$new plugin=${NEW_PLUGIN:-plugins/dist/flatten.wasm}
     target/release/sluice-bench --json "$work/$side-$i.json" e2e --system sluice \
-      --count "$count" --live-seconds 1 --full-rate 500 --host-bin "$bin" "${config[@]}" >"$work/$side-$i.log" 2>&1 ||
+      --count "$count" --live-seconds 1 --full-rate 500 --host-bin "$bin" --plugin "$plugin" "${config[@]}" >"$work/$side-$i.log" 2>&1 ||
       { echo "ab-drain: run $side $i failed (log $work/$side-$i.log)" >&2; exit 1; }
     python3 - "$work/$side-$i.json" "$i" "$side" "$count" <<'PY'
 import json, sys
