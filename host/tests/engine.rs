@@ -648,3 +648,65 @@ fn a_memory_cap_trap_says_the_plugin_ran_out_of_memory() {
     assert!(message.contains("memory"), "{message}");
     assert!(message.contains("limits.memory-bytes"), "{message}");
 }
+
+/// The `bigint` and `boolean` columns of alloc-probe's row.
+fn probe(plugin: &Plugin, json: &str) -> (i64, i64, i64, i64, bool) {
+    let results = plugin.transform(vec![record(0, json)]);
+    let row = the_row(&results[0]);
+    let int = |name: &str| match row.columns.iter().find(|(n, _)| n == name) {
+        Some((_, Cell::Bigint(v))) => *v,
+        other => panic!("{name}: {other:?}"),
+    };
+    let kept_ok = matches!(
+        row.columns.iter().find(|(n, _)| n == "kept_ok"),
+        Some((_, Cell::Boolean(true)))
+    );
+    (
+        int("first"),
+        int("second"),
+        int("third"),
+        int("state"),
+        kept_ok,
+    )
+}
+
+#[test]
+fn a_rust_plugin_allocates_from_an_arena_that_starts_again_after_each_call() {
+    let _turn = serial();
+    let engine = Engine::new().expect("engine");
+    let plugin = load_guest(&engine, "alloc-probe", Limits::default());
+    let (first, second, third, state, kept_ok) = probe(&plugin, r#"{"n": 1}"#);
+    assert_eq!(
+        (second - first, third - second),
+        (24, 24),
+        "three 24-byte blocks in a row are 24 bytes apart: a bump arena (dlmalloc puts a header between them)"
+    );
+    assert!(kept_ok);
+    // The same instance again: the host freed the first call's results, so
+    // the arena started again and hands out the same bytes.
+    for _ in 0..20 {
+        let again = probe(&plugin, r#"{"n": 2}"#);
+        assert_eq!(again.0, first, "the arena starts again after each call");
+        assert_eq!(again.3, state, "the same instance");
+    }
+    assert!(
+        !(first..first + 512 * 1024).contains(&state),
+        "the plugin's state ({state:#x}) is outside the arena (from {first:#x})"
+    );
+
+    // A block kept across calls pins the arena: later calls get other bytes,
+    // and the kept ones are never handed out again.
+    let pinned = probe(&plugin, r#"{"keep": true}"#);
+    assert!(pinned.4);
+    let mut last = pinned.0;
+    for i in 0..50 {
+        let next = probe(&plugin, &format!(r#"{{"n": {i}}}"#));
+        assert!(next.4, "call {i}: a kept block was overwritten");
+        assert!(
+            next.0 > last,
+            "call {i}: with a block kept, the arena moves on ({:#x} after {last:#x}) instead of starting again",
+            next.0
+        );
+        last = next.0;
+    }
+}

@@ -10,7 +10,12 @@ use std::process::Command;
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.join("../..").canonicalize().unwrap();
-    // Sources only: plugins/dist (an output) lives beside the plugin crates.
+    // Sources only: plugins/dist (an output) lives beside the plugin crates,
+    // so of the two folders only test-guests/ is watched whole (a new guest).
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("test-guests").display()
+    );
     for watched in ["sdk/rust/src", "wit", "scripts/build-plugins.sh"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
