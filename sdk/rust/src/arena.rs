@@ -116,13 +116,15 @@ impl Arena {
         }
     }
 
-    /// Arena blocks not yet freed (for tests).
-    pub fn live(&self) -> usize {
+    /// Arena blocks not yet freed.
+    #[cfg(test)]
+    fn live(&self) -> usize {
         self.live.load(Relaxed)
     }
 
-    /// Bytes of the arena in use (for tests).
-    pub fn used(&self) -> usize {
+    /// Bytes of the arena in use.
+    #[cfg(test)]
+    fn used(&self) -> usize {
         match self.base.load(Relaxed) {
             NOT_TAKEN | UNAVAILABLE => 0,
             base => self.top.load(Relaxed) - base,
