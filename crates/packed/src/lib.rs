@@ -107,11 +107,6 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-#[inline]
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
-
 impl<'a> Packed<'a> {
     /// Checks the header and the text section, and gives a view of `buf`.
     pub fn new(buf: &'a [u8]) -> Result<Self, Error> {
@@ -261,10 +256,7 @@ impl<'a> Packed<'a> {
     }
 
     fn try_node(&self, index: u32) -> Option<Node<'a>> {
-        let at = index as usize * NODE;
-        let kind = *self.nodes.get(at)?;
-        let len = u32_at(self.nodes, at + 4)?;
-        let data = u64_at(self.nodes, at + 8)?;
+        let (kind, len, data) = self.raw(index)?;
         let range = |data: u64| {
             let start = usize::try_from(data).ok()?;
             Some(start..start.checked_add(len as usize)?)
