@@ -408,7 +408,7 @@ fn a_component_without_transform_is_refused_naming_it() {
     let message = refusal("missing-export");
     assert!(message.contains("does not export"), "{message}");
     assert!(
-        message.contains("`transform: func(batch: list<input-record>) -> list<outcome>`"),
+        message.contains("`transform: func(batch: list<input-record>) -> batch-output`"),
         "{message}"
     );
     // What it does export is listed, so the author sees the near miss.
@@ -708,5 +708,56 @@ fn a_rust_plugin_allocates_from_an_arena_that_starts_again_after_each_call() {
             next.0
         );
         last = next.0;
+    }
+}
+
+#[test]
+fn packed_rows_written_by_hand_are_read_and_forged_ones_are_pinned_on_their_record() {
+    let _turn = serial();
+    let engine = Engine::new().expect("engine");
+    let plugin = load_guest(&engine, "forged-rows", Limits::default());
+    assert_eq!(plugin.world_version(), "0.3.0");
+    let keyed = |offset: i64, key: &str| {
+        let mut r = record(offset, "{}");
+        r.origin.key = Some(key.as_bytes().to_vec());
+        r
+    };
+    let forged = [
+        ("short", "ends after 1 of them"),
+        ("extra", "3 bytes after the rows"),
+        ("garbage", "row kind"),
+        ("huge-count", "claims 4294967295 rows"),
+        ("bad-utf8", "not UTF-8"),
+        ("huge-columns", "column count"),
+    ];
+    // Good records around every forged one, all in one batch.
+    let mut batch = vec![keyed(0, "good")];
+    for (i, (key, _)) in forged.iter().enumerate() {
+        batch.push(keyed(1 + 2 * i as i64, key));
+        batch.push(keyed(2 + 2 * i as i64, "good"));
+    }
+    let results = plugin.transform(batch.clone());
+    assert_eq!(results.len(), batch.len());
+    for (i, (result, record)) in results.iter().zip(&batch).enumerate() {
+        let key = String::from_utf8(record.origin.key.clone().unwrap()).unwrap();
+        if key == "good" {
+            let row = the_row(result);
+            assert_eq!(
+                row.columns,
+                vec![
+                    ("id".to_string(), Cell::Text("good".into())),
+                    ("n".to_string(), Cell::Int(i as i32)),
+                ],
+                "record {i}"
+            );
+        } else {
+            let expected = forged.iter().find(|(k, _)| *k == key).unwrap().1;
+            match result {
+                Err(CallError::Contract(message)) => {
+                    assert!(message.contains(expected), "{key}: {message}")
+                }
+                other => panic!("{key}: expected a contract error, got {other:?}"),
+            }
+        }
     }
 }

@@ -346,7 +346,7 @@ fn a_javascript_project_builds_tests_and_deploys_from_its_own_folder() {
     let out = expect(&dir, &["plugin", "build"], 2);
     assert!(
         out.contains("targets sluice:transform@0.9.0")
-            && out.contains("it supports sluice:transform@0.2.0, sluice:transform@0.1.0"),
+            && out.contains("it supports sluice:transform@0.3.0, sluice:transform@0.2.0, sluice:transform@0.1.0"),
         "{out}"
     );
 }

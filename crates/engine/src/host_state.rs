@@ -2,7 +2,7 @@
 //! context that grants nothing, and the host side of the `log` and `clock`
 //! imports.
 
-use super::bindings::{v0_1, v0_2};
+use super::bindings::{v0_1, v0_2, v0_3};
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -183,3 +183,4 @@ macro_rules! imports {
 
 imports!(v0_1);
 imports!(v0_2);
+imports!(v0_3);

@@ -4,14 +4,15 @@
 //! It knows wasmtime and the [`sluice_model`] types, nothing of Kafka or
 //! Cassandra. A [`Plugin`] is compiled and linked once; an instance serves
 //! batch after batch until it traps, and a trapped instance is dropped, so a
-//! trap never poisons later calls. It runs plugins built for either version
-//! of the world (`sluice:transform@0.2.0`, and 0.1.0 under `wit/deps/`).
+//! trap never poisons later calls. It runs plugins built for any version of
+//! the world it has (`sluice:transform@0.3.0`, and 0.2.0 and 0.1.0 under
+//! `wit/deps/`).
 
 mod bindings;
 mod host_state;
 mod plugin;
 
-pub use bindings::v0_2::packed_value;
+pub use bindings::packed_value;
 pub use plugin::{
     content_hash, CallError, LoadError, Plugin, RecordResult, MAX_PLUGIN_TEXT, WORLD_VERSIONS,
 };

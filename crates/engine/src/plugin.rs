@@ -2,7 +2,7 @@
 //! configured, then called with batches; instances are reused from batch to
 //! batch until one traps.
 
-use super::bindings::{v0_1, v0_2};
+use super::bindings::{v0_1, v0_2, v0_3};
 use super::host_state::HostState;
 use super::{Engine, Limits, EPOCH_TICK};
 use sha2::{Digest, Sha256};
@@ -12,7 +12,7 @@ use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
 use wasmtime::Store;
 
 /// The exports the `transformer` world requires, with their WIT signatures
-/// for error messages.
+/// (0.3.0's) for error messages.
 const REQUIRED_EXPORTS: [(&str, &str); 3] = [
     ("metadata", "func() -> plugin-info"),
     (
@@ -21,7 +21,7 @@ const REQUIRED_EXPORTS: [(&str, &str); 3] = [
     ),
     (
         "transform",
-        "func(batch: list<input-record>) -> list<outcome>",
+        "func(batch: list<input-record>) -> batch-output",
     ),
 ];
 
@@ -35,7 +35,7 @@ pub enum LoadError {
     },
     #[error("{what} is not a WebAssembly component this host can compile: {message}")]
     Compile { what: String, message: String },
-    #[error("{what} does not fit the `transformer` world of sluice:transform@0.2.0 or @0.1.0: {message}. Rebuild it against this host's wit/ (`just build-plugins`)")]
+    #[error("{what} does not fit the `transformer` world of sluice:transform@0.3.0, @0.2.0 or @0.1.0: {message}. Rebuild it against this host's wit/ (`just build-plugins`)")]
     World { what: String, message: String },
     #[error("{what} imports what this host does not grant: {message}. A plugin may import only sluice:transform/log, sluice:transform/clock and WASI 0.2 (which grants nothing); remove the import")]
     Import { what: String, message: String },
@@ -63,19 +63,21 @@ pub enum CallError {
 pub type RecordResult = Result<Outcome, CallError>;
 
 /// The world versions this host runs, newest first.
-pub const WORLD_VERSIONS: [&str; 2] = ["0.2.0", "0.1.0"];
+pub const WORLD_VERSIONS: [&str; 3] = ["0.3.0", "0.2.0", "0.1.0"];
 
 /// A component linked against one version of the world.
 #[derive(Clone)]
 enum Pre {
     V1(v0_1::TransformerPre<HostState>),
     V2(v0_2::TransformerPre<HostState>),
+    V3(v0_3::TransformerPre<HostState>),
 }
 
 /// A live instance of either version.
 enum Instance {
     V1(v0_1::Transformer),
     V2(v0_2::Transformer),
+    V3(v0_3::Transformer),
 }
 
 type Live = (Store<HostState>, Instance);
@@ -85,6 +87,7 @@ impl Instance {
         Ok(match self {
             Instance::V1(i) => v0_1::plugin_info(i.call_metadata(store)?),
             Instance::V2(i) => v0_2::plugin_info(i.call_metadata(store)?),
+            Instance::V3(i) => v0_3::plugin_info(i.call_metadata(store)?),
         })
     }
 
@@ -96,6 +99,7 @@ impl Instance {
         match self {
             Instance::V1(i) => i.call_init(store, config),
             Instance::V2(i) => i.call_init(store, config),
+            Instance::V3(i) => i.call_init(store, config),
         }
     }
 }
@@ -296,6 +300,7 @@ impl Plugin {
         match self.pre {
             Pre::V1(_) => "0.1.0",
             Pre::V2(_) => "0.2.0",
+            Pre::V3(_) => "0.3.0",
         }
     }
 
@@ -444,6 +449,16 @@ impl Plugin {
                     v0_2::record_from_wit(w, t)
                 })
             }
+            Instance::V3(i) => {
+                let (wit, trees): (Vec<_>, Vec<_>) =
+                    records.into_iter().map(v0_3::input_record).unzip();
+                let called = i
+                    .call_transform(&mut *store, &wit)
+                    .map_err(|e| trap(e, store))
+                    .and_then(|out| v0_3::outcomes(out).map_err(CallError::Contract));
+                let inputs = wit.into_iter().zip(trees).collect();
+                settle(called, inputs, |o| o, |(w, t)| v0_3::record_from_wit(w, t))
+            }
         };
         if store.data().logs_dropped > 0 {
             tracing::warn!(plugin = %self.info, dropped = store.data().logs_dropped, "plugin log events over the per-call limit were dropped");
@@ -463,6 +478,7 @@ impl Plugin {
         let instance = match &self.pre {
             Pre::V1(pre) => pre.instantiate(&mut store).map(Instance::V1),
             Pre::V2(pre) => pre.instantiate(&mut store).map(Instance::V2),
+            Pre::V3(pre) => pre.instantiate(&mut store).map(Instance::V3),
         }
         .map_err(|e| CallError::Trap(format!("instantiation failed: {e:#}")))?;
         Ok((store, instance))
@@ -548,9 +564,10 @@ fn miscount(got: usize, records: usize) -> CallError {
     ))
 }
 
-/// Both versions' imports: they differ in version, so they sit side by side.
+/// Every version's imports: they differ in version, so they sit side by side.
 fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine.wasmtime());
+    v0_3::Transformer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     v0_2::Transformer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     v0_1::Transformer::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -565,6 +582,10 @@ fn typed(
     component: &Component,
     pre: InstancePre<HostState>,
 ) -> Result<Pre, String> {
+    let v3 = match v0_3::TransformerPre::new(pre.clone()) {
+        Ok(p) => return Ok(Pre::V3(p)),
+        Err(e) => e,
+    };
     let v2 = match v0_2::TransformerPre::new(pre.clone()) {
         Ok(p) => return Ok(Pre::V2(p)),
         Err(e) => e,
@@ -573,20 +594,30 @@ fn typed(
         Ok(p) => return Ok(Pre::V1(p)),
         Err(e) => e,
     };
-    let imports_v1 = component
-        .component_type()
-        .imports(engine.wasmtime())
-        .any(|(name, _)| name.starts_with("sluice:transform/") && name.ends_with("@0.1.0"));
-    let (e, version) = if imports_v1 {
+    let imports = |version: &str| {
+        component
+            .component_type()
+            .imports(engine.wasmtime())
+            .any(|(name, _)| name.starts_with("sluice:transform/") && name.ends_with(version))
+    };
+    let (e, version) = if imports("@0.1.0") {
         (v1, "0.1.0")
-    } else {
+    } else if imports("@0.2.0") {
         (v2, "0.2.0")
+    } else {
+        (v3, "0.3.0")
     };
     Err(format!(
         "{e:#}; the world (sluice:transform@{version}) declares {}",
         REQUIRED_EXPORTS
             .iter()
-            .map(|(n, sig)| format!("`{n}: {sig}`"))
+            .map(|&(n, sig)| match (n, version) {
+                // Before 0.3.0, rows came back as records.
+                ("transform", "0.1.0" | "0.2.0") => {
+                    format!("`{n}: func(batch: list<input-record>) -> list<outcome>`")
+                }
+                _ => format!("`{n}: {sig}`"),
+            })
             .collect::<Vec<_>>()
             .join(", ")
     ))

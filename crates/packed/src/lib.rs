@@ -1,4 +1,5 @@
-//! The packed value layout of `sluice:transform@0.2.0`.
+//! The packed value layout of `sluice:transform@0.2.0` and later; [`rows`]
+//! is the packed row layout of 0.3.0.
 //!
 //! A record value crosses into a plugin as one byte buffer: the host lowers
 //! one `list<u8>` (one guest allocation, one copy) instead of a tree of
@@ -29,6 +30,8 @@
 
 #![no_std]
 extern crate alloc;
+
+pub mod rows;
 
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -351,7 +351,7 @@ fn python(project: &Project) -> Result<Vec<u8>> {
         .args(["-c", "import sluice_plugin; print(sluice_plugin.WIT_DIR)"])
         .output()?;
     if !out.status.success() {
-        bail!("the SDK is not installed in build/venv: add \"sluice-plugin==0.1.0\" to [project].dependencies in pyproject.toml (or, from a checkout of Sluice, \"sluice-plugin @ file:///path/to/sluice/sdk/python\")");
+        bail!("the SDK is not installed in build/venv: add \"sluice-plugin==0.2.0\" to [project].dependencies in pyproject.toml (or, from a checkout of Sluice, \"sluice-plugin @ file:///path/to/sluice/sdk/python\")");
     }
     let sdk_wit = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     world::check_wit_dir(&sdk_wit, &format!("the SDK of {}", project.name))?;

@@ -118,15 +118,17 @@ mod tests {
         let name = PackageName {
             namespace: "sluice".into(),
             name: "transform".into(),
-            version: Some("0.3.0".parse().unwrap()),
+            version: Some("0.4.0".parse().unwrap()),
         };
         let err = check_version(&name, "my-plugin").unwrap_err().to_string();
-        assert!(err.contains("sluice:transform@0.3.0"), "{err}");
+        assert!(err.contains("sluice:transform@0.4.0"), "{err}");
         assert!(
-            err.contains("supports sluice:transform@0.2.0, sluice:transform@0.1.0"),
+            err.contains(
+                "supports sluice:transform@0.3.0, sluice:transform@0.2.0, sluice:transform@0.1.0"
+            ),
             "{err}"
         );
-        assert!(err.contains("sluice-plugin 0.2 or 0.1"), "{err}");
+        assert!(err.contains("sluice-plugin 0.3 or 0.2 or 0.1"), "{err}");
     }
 
     #[test]

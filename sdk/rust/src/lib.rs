@@ -5,8 +5,9 @@
 //! build inputs with [`testing::record`] and call the same functions.
 //!
 //! - [`value`]: typed, path-based access to a record's decoded value, read in
-//!   place from the packed buffer the host hands over (`sluice:transform@0.2.0`).
-//! - [`row`]: a builder for output rows.
+//!   place from the packed buffer the host hands over (`sluice:transform@0.3.0`).
+//! - [`row`]: output rows and a builder for them; the glue writes a batch's
+//!   rows into one packed buffer for the host.
 //! - [`time`]: RFC 3339 timestamps to CQL `timestamp` milliseconds.
 
 pub mod arena;
@@ -26,14 +27,14 @@ pub mod bindings {
         pub_export_macro: true,
         export_macro_name: "__export_world",
         default_bindings_module: "sluice_plugin::bindings",
+        // So that an `Outcome` (which holds an `InputError`) compares in tests.
+        additional_derives: [PartialEq],
     });
 }
 
 pub use bindings::sluice::transform::log::Level;
-pub use bindings::sluice::transform::types::{
-    Cell, Column, Header, InputError, InputRecord, Outcome, PluginInfo, Row, WriteKind,
-};
-pub use row::RowBuilder;
+pub use bindings::sluice::transform::types::{Header, InputError, InputRecord, PluginInfo};
+pub use row::{Cell, Column, Row, RowBuilder, WriteKind};
 pub use sluice_packed::Node;
 pub use value::Value;
 
@@ -58,6 +59,20 @@ fn persistent<R>(f: impl FnOnce() -> R) -> R {
     return ARENA.persistent(f);
     #[allow(unreachable_code)]
     f()
+}
+
+/// What a plugin made of one input record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Rows to write: zero, one or many (fan-out).
+    Rows(Vec<Row>),
+    /// Deliberately dropped; the reason is counted, nothing is written.
+    Filtered(String),
+    /// Bad input that will never transform: the record goes to the dead-letter topic.
+    BadInput(InputError),
+    /// A transient failure (trying again later may work): the host retries
+    /// the record with backoff instead of dead-lettering it.
+    Retry(String),
 }
 
 /// A transform: configured once per instance, then called per record.
@@ -145,15 +160,47 @@ pub mod __glue {
         })
     }
 
-    pub fn transform<T: Transform>(batch: Vec<InputRecord>) -> Vec<Outcome> {
+    use bindings::sluice::transform::types as wit;
+    use sluice_packed::rows::RowWriter;
+    use std::cell::Cell as Hint;
+
+    thread_local! {
+        /// The last call's rows buffer size: the next call's first guess.
+        static ROWS_BYTES: Hint<usize> = const { Hint::new(0) };
+    }
+
+    pub fn transform<T: Transform>(batch: Vec<InputRecord>) -> wit::BatchOutput {
         INSTANCE.with(|i| {
             let guard = i.borrow();
             let t = guard
                 .as_ref()
                 .and_then(|b| b.downcast_ref::<T>())
                 .expect("the host calls init before transform");
-            batch.iter().map(|r| t.transform(r)).collect()
+            let outcomes: Vec<Outcome> = batch.iter().map(|r| t.transform(r)).collect();
+            // The buffer after the transform's own allocations, so that these
+            // land at the same place in every call (alloc-probe's test shows
+            // the arena starting again by their addresses).
+            let mut rows = RowWriter::with_capacity(ROWS_BYTES.get());
+            let outcomes = outcomes.into_iter().map(|o| encode(o, &mut rows)).collect();
+            ROWS_BYTES.set(rows.len());
+            wit::BatchOutput {
+                outcomes,
+                rows: rows.finish(),
+            }
         })
+    }
+
+    /// The WIT outcome of `o`, its rows appended to `rows`.
+    fn encode(o: Outcome, rows: &mut RowWriter) -> wit::Outcome {
+        match o {
+            Outcome::Rows(r) => {
+                r.iter().for_each(|row| row.write(rows));
+                wit::Outcome::Rows(r.len() as u32)
+            }
+            Outcome::Filtered(reason) => wit::Outcome::Filtered(reason),
+            Outcome::BadInput(e) => wit::Outcome::BadInput(e),
+            Outcome::Retry(reason) => wit::Outcome::Retry(reason),
+        }
     }
 }
 
@@ -179,7 +226,9 @@ macro_rules! export_transform {
                 $crate::__glue::hook();
                 $crate::__glue::init::<$t>(config)
             }
-            fn transform(batch: Vec<$crate::InputRecord>) -> Vec<$crate::Outcome> {
+            fn transform(
+                batch: Vec<$crate::InputRecord>,
+            ) -> $crate::bindings::sluice::transform::types::BatchOutput {
                 $crate::__glue::hook();
                 $crate::__glue::transform::<$t>(batch)
             }

@@ -1,6 +1,112 @@
-//! A builder for output rows.
+//! Output rows: their types, a builder, and their encoding into the packed
+//! row layout that crosses the boundary (`sluice:transform@0.3.0`).
 
-use crate::{Cell, Column, Row, WriteKind};
+use sluice_packed::rows::{RowHead, RowWriter, DELETE, UPSERT};
+
+/// A typed value of one Cassandra column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// CQL `null` (writing it deletes the column's value).
+    Null,
+    /// CQL `text` / `varchar`.
+    Text(String),
+    /// CQL `int`.
+    Int(i32),
+    /// CQL `bigint`.
+    Bigint(i64),
+    /// CQL `double`.
+    Double(f64),
+    /// CQL `boolean`.
+    Boolean(bool),
+    /// CQL `uuid`, in canonical hyphenated text form; the host parses it and
+    /// dead-letters the record if it is not a UUID.
+    Uuid(String),
+    /// CQL `timestamp`, milliseconds since the epoch.
+    Timestamp(i64),
+    /// CQL `date`, days since 1970-01-01.
+    Date(i32),
+    /// CQL `blob`.
+    Blob(Vec<u8>),
+    /// CQL `list<text>`.
+    TextList(Vec<String>),
+    /// CQL `set<text>`; duplicates are removed by Cassandra.
+    TextSet(Vec<String>),
+    /// CQL `map<text, text>`.
+    TextMap(Vec<(String, String)>),
+}
+
+/// One column of an output row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// The column name, as in the table.
+    pub name: String,
+    /// Its value; the type must match the column's CQL type.
+    pub value: Cell,
+}
+
+/// What a row does to its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Insert or update the row's columns (CQL `INSERT`).
+    Upsert,
+    /// Delete the row named by its primary key columns (CQL `DELETE`); the
+    /// row carries the key columns only.
+    Delete,
+}
+
+/// One row to write to Cassandra.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The target table, or none for the pipeline's default table.
+    pub table: Option<String>,
+    /// The columns to write; the table's primary key columns must be present.
+    pub columns: Vec<Column>,
+    /// Upsert or delete.
+    pub kind: WriteKind,
+    /// CQL `USING TTL`: seconds until Cassandra expires the written columns
+    /// (1 to 630720000, i.e. 20 years); none keeps the table's default. Not
+    /// allowed on a delete.
+    pub ttl_seconds: Option<u32>,
+    /// CQL `USING TIMESTAMP`: the write's time in microseconds since the
+    /// epoch, so that a replayed or late record does not overwrite a newer
+    /// one; none lets Cassandra use the time of the write.
+    pub write_time_micros: Option<i64>,
+}
+
+impl Row {
+    /// Appends the row to `w` in the packed row layout.
+    pub(crate) fn write(&self, w: &mut RowWriter) {
+        w.row(&RowHead {
+            kind: match self.kind {
+                WriteKind::Upsert => UPSERT,
+                WriteKind::Delete => DELETE,
+            },
+            table: self.table.as_deref(),
+            ttl_seconds: self.ttl_seconds,
+            write_time_micros: self.write_time_micros,
+            columns: self.columns.len() as u32,
+        });
+        for Column { name, value } in &self.columns {
+            match value {
+                Cell::Null => w.null(name),
+                Cell::Text(s) => w.text(name, s),
+                Cell::Int(i) => w.int(name, *i),
+                Cell::Bigint(i) => w.bigint(name, *i),
+                Cell::Double(d) => w.double(name, *d),
+                Cell::Boolean(b) => w.boolean(name, *b),
+                Cell::Uuid(s) => w.uuid(name, s),
+                Cell::Timestamp(t) => w.timestamp(name, *t),
+                Cell::Date(d) => w.date(name, *d),
+                Cell::Blob(b) => w.blob(name, b),
+                Cell::TextList(l) => w.text_list(name, l.iter().map(String::as_str)),
+                Cell::TextSet(l) => w.text_set(name, l.iter().map(String::as_str)),
+                Cell::TextMap(m) => {
+                    w.text_map(name, m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                }
+            }
+        }
+    }
+}
 
 /// Builds one [`Row`], column by column.
 ///
