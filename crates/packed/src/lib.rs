@@ -298,25 +298,45 @@ impl<'a> Packed<'a> {
     }
 }
 
-/// `a == b` for slices of the same length, eight bytes at a time: a field
-/// name is a few bytes, and in a Wasm guest `==` on slices is a call to a
-/// byte-by-byte `memcmp`.
+/// Byte equality of two names without a loop for names of up to 8 bytes
+/// (most field names): in a Wasm guest every turn of a loop also checks the
+/// call's deadline, and `==` on slices is a byte loop there.
 #[inline]
 fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let (mut a8, mut b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in (&mut a8).zip(&mut b8) {
-        let word = |c: &[u8]| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        if word(x) != word(y) {
-            return false;
+    let u32_at = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    let u64_at = |s: &[u8], i: usize| {
+        u64::from_le_bytes([
+            s[i],
+            s[i + 1],
+            s[i + 2],
+            s[i + 3],
+            s[i + 4],
+            s[i + 5],
+            s[i + 6],
+            s[i + 7],
+        ])
+    };
+    match n {
+        0 => true,
+        // Bytes 0, n/2 and n-1 are every byte of a name this short.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // The first four and the last four (overlapping) are all of it.
+        4..=8 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
+        _ => {
+            let mut i = 0;
+            while i + 8 < n {
+                if u64_at(a, i) != u64_at(b, i) {
+                    return false;
+                }
+                i += 8;
+            }
+            u64_at(a, n - 8) == u64_at(b, n - 8)
         }
     }
-    a8.remainder()
-        .iter()
-        .zip(b8.remainder())
-        .all(|(x, y)| x == y)
 }
 
 /// The items of a list node: node indices, in order.
@@ -524,6 +544,22 @@ impl Packer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_agrees_with_slice_equality_at_every_length_and_position() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+            assert!(same(&a, &a.clone()), "{n}");
+            for i in 0..n {
+                for flip in [1u8, 0x80, 0xff] {
+                    let mut b = a.clone();
+                    b[i] ^= flip;
+                    assert!(!same(&a, &b), "length {n}, byte {i}");
+                }
+            }
+            assert!(!same(&a, &a[..n.saturating_sub(1)]) || n == 0);
+        }
+    }
 
     /// {"name": "Zoë", "n": 7, "tags": ["a", true, null], "raw": b"\x01", "x": 1.5}
     fn sample() -> Vec<u8> {

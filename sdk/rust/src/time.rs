@@ -4,6 +4,9 @@
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff...](Z|±HH:MM)` into milliseconds since the
 /// Unix epoch. Returns `None` for anything else.
 pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
+    // Bytes and digit arithmetic only: no `str::parse`, no allocation. A
+    // transform parses a timestamp or two per record, and in a Wasm guest
+    // the generic integer parser was a tenth of flatten's time.
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
         return None;
@@ -11,15 +14,12 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |from: usize, to: usize| -> Option<i64> {
-        let part = s.get(from..to)?;
-        if !part.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        part.parse().ok()
-    };
-    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
-    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let (year, month, day) = (digits(&b[0..4])?, digits(&b[5..7])?, digits(&b[8..10])?);
+    let (hour, minute, second) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if !(1..=12).contains(&month)
         || !(1..=31).contains(&day)
         || hour > 23
@@ -28,38 +28,43 @@ pub fn parse_rfc3339_millis(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let mut rest = &s[19..];
+    let mut rest = &b[19..];
     let mut millis = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
+    if let Some((b'.', frac)) = rest.split_first() {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
             return None;
         }
         // Keep millisecond precision: pad or truncate to three digits.
-        let ms: String = frac[..digits]
-            .chars()
-            .chain("000".chars())
+        millis = frac[..n.min(3)]
+            .iter()
+            .chain(b"00")
             .take(3)
-            .collect();
-        millis = ms.parse().ok()?;
-        rest = &frac[digits..];
+            .fold(0, |ms, c| ms * 10 + i64::from(c - b'0'));
+        rest = &frac[n..];
     }
     let offset_minutes = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6
-            && (rest.starts_with('+') || rest.starts_with('-'))
-            && &rest[3..4] == ":" =>
-        {
-            let h: i64 = rest[1..3].parse().ok()?;
-            let m: i64 = rest[4..6].parse().ok()?;
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (h * 60 + m)
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let (h, m) = (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?);
+            if *sign == b'-' {
+                -(h * 60 + m)
+            } else {
+                h * 60 + m
+            }
         }
         _ => return None,
     };
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3_600 + minute * 60 + second - offset_minutes * 60;
     Some(secs * 1_000 + millis)
+}
+
+/// The number written by ASCII digits `b`, or none if one is not a digit.
+fn digits(b: &[u8]) -> Option<i64> {
+    b.iter().try_fold(0i64, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + i64::from(c - b'0'))
+    })
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -92,6 +97,19 @@ mod tests {
             parse_rfc3339_millis("1960-01-01T00:00:00Z"),
             Some(-315_619_200_000)
         );
+        // More than three fraction digits are cut, fewer padded; offsets count.
+        assert_eq!(
+            parse_rfc3339_millis("1993-07-20T09:44:18.6749Z"),
+            Some(743_161_458_674)
+        );
+        assert_eq!(
+            parse_rfc3339_millis("1993-07-20T09:44:18.67-02:30"),
+            Some(743_161_458_670 + 9_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_millis("1993-07-20 09:44:18z"),
+            Some(743_161_458_000)
+        );
     }
 
     #[test]
@@ -103,6 +121,11 @@ mod tests {
             "1993-07-20T09:44:18",
             "x993-07-20T09:44:18Z",
             "1993-07-20T09:44:18.Z",
+            "1993-07-20T09:44:18+1:000",
+            "1993-07-20T09:44:18+01-00",
+            "1993-07-20T09:44:18.674",
+            "1993-07-2xT09:44:18Z",
+            "1993-07-20T09:44:18Zz",
         ] {
             assert_eq!(parse_rfc3339_millis(bad), None, "{bad}");
         }
