@@ -649,6 +649,30 @@ mod tests {
     }
 
     #[test]
+    fn member_finds_the_first_field_of_a_name_at_every_position() {
+        // Objects of 0 to 13 fields (the search goes four fields per turn),
+        // names of 1 to 13 bytes, some repeated: the first of a name wins.
+        let names = [
+            "a", "id", "dob", "name", "email", "gender", "picture", "location", "registered",
+            "id", "x_y_z_w_v_u_t", "name", "nat",
+        ];
+        for n in 0..=names.len() {
+            let mut p = Packer::new();
+            p.object(names[..n].iter().copied().zip(1u32..));
+            for i in 0..n {
+                p.integer(i as i64);
+            }
+            let buf = p.finish();
+            let v = Packed::new(&buf).unwrap();
+            let Node::Object(o) = v.node(0) else { panic!() };
+            for want in names.iter().chain(&["", "nam", "names", "registereds", "zz"]) {
+                let first = o.iter().find(|(name, _)| name == want).map(|(_, i)| i);
+                assert_eq!(v.member(0, want.as_bytes()), first, "{want} among {n} fields");
+            }
+        }
+    }
+
+    #[test]
     fn the_fast_paths_read_a_corrupt_node_as_node_does() {
         let mut buf = sample();
         // Node 1 (the text "Zoë") points past the text section.

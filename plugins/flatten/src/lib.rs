@@ -91,9 +91,10 @@ fn timestamp(user: &Value<'_>, path: &str) -> Result<i64, InputError> {
 
 fn uuid(user: &Value<'_>, path: &str) -> Result<String, InputError> {
     let text = user.require_str(path)?;
+    // Bytes, not `char_indices`: no UTF-8 decoding for what must be ASCII.
     let ok = text.len() == 36
-        && text.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
+        && text.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
             _ => c.is_ascii_hexdigit(),
         });
     if ok {
