@@ -650,11 +650,22 @@ mod tests {
 
     #[test]
     fn member_finds_the_first_field_of_a_name_at_every_position() {
-        // Objects of 0 to 13 fields (the search goes four fields per turn),
+        // Objects of 0 to 13 fields (names compare in words past 8 bytes),
         // names of 1 to 13 bytes, some repeated: the first of a name wins.
         let names = [
-            "a", "id", "dob", "name", "email", "gender", "picture", "location", "registered",
-            "id", "x_y_z_w_v_u_t", "name", "nat",
+            "a",
+            "id",
+            "dob",
+            "name",
+            "email",
+            "gender",
+            "picture",
+            "location",
+            "registered",
+            "id",
+            "x_y_z_w_v_u_t",
+            "name",
+            "nat",
         ];
         for n in 0..=names.len() {
             let mut p = Packer::new();
@@ -665,9 +676,16 @@ mod tests {
             let buf = p.finish();
             let v = Packed::new(&buf).unwrap();
             let Node::Object(o) = v.node(0) else { panic!() };
-            for want in names.iter().chain(&["", "nam", "names", "registereds", "zz"]) {
+            for want in names
+                .iter()
+                .chain(&["", "nam", "names", "registereds", "zz"])
+            {
                 let first = o.iter().find(|(name, _)| name == want).map(|(_, i)| i);
-                assert_eq!(v.member(0, want.as_bytes()), first, "{want} among {n} fields");
+                assert_eq!(
+                    v.member(0, want.as_bytes()),
+                    first,
+                    "{want} among {n} fields"
+                );
             }
         }
     }
