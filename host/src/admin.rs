@@ -139,6 +139,8 @@ async fn status(State(s): State<AdminState>) -> impl IntoResponse {
             "name": info.name,
             "version": info.version,
             "hash": active.plugin.hash(),
+            // The sluice:transform version it was built for (0.3.0, 0.2.0, 0.1.0).
+            "world": active.plugin.world_version(),
             "source": active.source,
         },
         "versions": s.deployer.history.versions(),

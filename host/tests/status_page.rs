@@ -230,10 +230,12 @@ async fn status_page_shows_the_pipeline_and_its_forms_need_the_token() {
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("Deployed flatten@2.0.0"), "{body}");
     assert_eq!(active_version(&client, &addr).await, "2.0.0");
+    let shown = status(&client, &addr).await;
     assert_eq!(
-        status(&client, &addr).await["active"]["source"],
+        shown["active"]["source"],
         "status page upload: flatten-v2.wasm"
     );
+    assert_eq!(shown["active"]["world"], "0.3.0", "{shown}");
     produce_users(&p, &topic, &users(20)).await;
     wait_for_rows(&s, &table, 60, Duration::from_secs(120)).await;
 

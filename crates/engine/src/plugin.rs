@@ -73,7 +73,7 @@ enum Pre {
     V3(v0_3::TransformerPre<HostState>),
 }
 
-/// A live instance of either version.
+/// A live instance of any version.
 enum Instance {
     V1(v0_1::Transformer),
     V2(v0_2::Transformer),
