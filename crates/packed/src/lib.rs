@@ -307,8 +307,8 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    let u32_at = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
-    let u64_at = |s: &[u8], i: usize| {
+    let four = |s: &[u8], i: usize| u32::from_le_bytes([s[i], s[i + 1], s[i + 2], s[i + 3]]);
+    let eight = |s: &[u8], i: usize| {
         u64::from_le_bytes([
             s[i],
             s[i + 1],
@@ -325,16 +325,16 @@ fn same(a: &[u8], b: &[u8]) -> bool {
         // Bytes 0, n/2 and n-1 are every byte of a name this short.
         1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
         // The first four and the last four (overlapping) are all of it.
-        4..=8 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
+        4..=8 => four(a, 0) == four(b, 0) && four(a, n - 4) == four(b, n - 4),
         _ => {
             let mut i = 0;
             while i + 8 < n {
-                if u64_at(a, i) != u64_at(b, i) {
+                if eight(a, i) != eight(b, i) {
                     return false;
                 }
                 i += 8;
             }
-            u64_at(a, n - 8) == u64_at(b, n - 8)
+            eight(a, n - 8) == eight(b, n - 8)
         }
     }
 }

@@ -128,7 +128,9 @@ pub fn bad_input(field: &str, message: impl Into<String>) -> Outcome {
 pub mod __glue {
     //! What `export_transform!` expands to call. Not a public API.
     use super::*;
-    use std::cell::RefCell;
+    use bindings::sluice::transform::types as wit;
+    use sluice_packed::rows::RowWriter;
+    use std::cell::{Cell as Hint, RefCell};
 
     thread_local! {
         static INSTANCE: RefCell<Option<Box<dyn std::any::Any>>> = const { RefCell::new(None) };
@@ -159,10 +161,6 @@ pub mod __glue {
             Ok(())
         })
     }
-
-    use bindings::sluice::transform::types as wit;
-    use sluice_packed::rows::RowWriter;
-    use std::cell::Cell as Hint;
 
     thread_local! {
         /// The last call's rows buffer size: the next call's first guess.

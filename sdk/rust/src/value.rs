@@ -149,28 +149,31 @@ impl<'a> Value<'a> {
 
     /// The value at `path`, or an error naming the missing field.
     pub fn require(&self, path: &str) -> Result<Value<'a>, InputError> {
-        match self.lookup(path) {
-            Some(v) if !v.is_null() => Ok(v),
-            Some(_) => Err(field_error(path, "is null")),
-            None => Err(field_error(path, "is missing")),
+        let v = self.found(path)?;
+        if v.is_null() {
+            Err(field_error(path, "is null"))
+        } else {
+            Ok(v)
         }
     }
 
     /// The text at `path`, or an error naming the field.
     pub fn require_str(&self, path: &str) -> Result<&'a str, InputError> {
         // Text, the common case, is read once; only a miss asks why.
-        match self.lookup(path) {
-            Some(v) => v.as_str().ok_or_else(|| not(path, v, "text")),
-            None => Err(field_error(path, "is missing")),
-        }
+        let v = self.found(path)?;
+        v.as_str().ok_or_else(|| not(path, v, "text"))
     }
 
     /// The scalar at `path` rendered as text (see [`Value::to_text`]).
     pub fn require_text(&self, path: &str) -> Result<String, InputError> {
-        match self.lookup(path) {
-            Some(v) => v.to_text().ok_or_else(|| not(path, v, "text or a number")),
-            None => Err(field_error(path, "is missing")),
-        }
+        let v = self.found(path)?;
+        v.to_text().ok_or_else(|| not(path, v, "text or a number"))
+    }
+
+    /// The value at `path`, null or not, or an error saying it is missing.
+    fn found(&self, path: &str) -> Result<Value<'a>, InputError> {
+        self.lookup(path)
+            .ok_or_else(|| field_error(path, "is missing"))
     }
 }
 
