@@ -333,7 +333,7 @@ async fn deploy(
         bytes,
         plugin_config,
         cql,
-        restores: None,
+        ..DeployRequest::default()
     };
     match s.deployer.deploy_request(request).await {
         Ok(d) => (

@@ -555,15 +555,21 @@ fn took_over<S: RowSink>(
 /// The breaker just opened: say so loudly, and roll back if allowed.
 async fn on_trip<S: RowSink>(shared: &Shared<S>) {
     let config = shared.breaker.config();
+    let tripped = shared.slot.current();
     events::BreakerTripped {
-        plugin: shared.slot.current().plugin.info(),
+        plugin: tripped.plugin.info(),
         config,
     }
     .emit(&shared.metrics);
     if config.rollback {
-        match shared.deployer.rollback().await {
-            Ok(info) => {
+        // Only from the version that tripped: another member's breaker (or
+        // an operator) may have rolled it back already.
+        match shared.deployer.rollback_from(tripped.plugin.hash()).await {
+            Ok(Some(info)) => {
                 tracing::warn!(plugin = %info, "breaker: rolled back automatically (breaker.rollback = true)")
+            }
+            Ok(None) => {
+                tracing::info!(plugin = %tripped.plugin.info(), "breaker: no rollback needed, the version that tripped was already replaced")
             }
             Err(e) => {
                 tracing::error!(error = %e, "breaker: automatic rollback impossible; waiting for an operator")

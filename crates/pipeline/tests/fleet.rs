@@ -306,6 +306,59 @@ async fn a_deploy_through_one_host_is_validated_and_activated_by_both() {
     stop.cancel();
 }
 
+/// The group's activations after `after`: (seq, version).
+fn activations_after(h: &Host, after: u64) -> Vec<(u64, String)> {
+    let state = h.fleet.state();
+    (after + 1..=state.active_seq())
+        .filter_map(|seq| state.activation(seq))
+        .map(|a| (a.seq, a.version.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_breaker_rolling_back_one_bad_version_goes_one_step_back() {
+    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
+    let a = host(&log, "a", "flatten", &[], &stop).await;
+    let b = host(&log, "b", "flatten", &[], &stop).await;
+    both_live(&a).await;
+    let bad = sluice_engine::content_hash(&bytes("flatten-v2"));
+
+    // One after the other: the second finds the bad version already gone.
+    a.deployer
+        .deploy("test".into(), bytes("flatten-v2"))
+        .await
+        .unwrap();
+    b.wait_for(2).await;
+    let first = a.deployer.rollback_from(&bad).await.unwrap();
+    assert_eq!(first.map(|i| i.version), Some("0.1.0".to_string()));
+    b.wait_for(3).await;
+    assert!(b.deployer.rollback_from(&bad).await.unwrap().is_none());
+    assert_eq!(a.running(), ("0.1.0".to_string(), 3));
+
+    // At once: one rollback lands, the other does nothing (the plain
+    // `rollback` each breaker used to call went two versions back here).
+    a.deployer
+        .deploy("again".into(), bytes("flatten-v2"))
+        .await
+        .unwrap();
+    b.wait_for(4).await;
+    let (ra, rb) = tokio::join!(
+        a.deployer.rollback_from(&bad),
+        b.deployer.rollback_from(&bad)
+    );
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert!(
+        ra.is_some() != rb.is_some(),
+        "exactly one rollback: {ra:?} {rb:?}"
+    );
+    b.wait_for(5).await;
+    a.wait_for(5).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(activations_after(&a, 4), vec![(5, "0.1.0".to_string())]);
+    assert_eq!(b.running(), ("0.1.0".to_string(), 5));
+    stop.cancel();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hosts_rejection_activates_the_version_nowhere() {
     let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());

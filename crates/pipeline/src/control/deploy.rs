@@ -141,7 +141,10 @@ impl<S: RowSink> Deployer<S> {
             Some(f) => fleet::coordinate(self, f, request).await,
             None => self.try_deploy(request).await,
         };
-        if let Err(error) = &result {
+        // A superseded rollback is not a rejection: its work was done.
+        let superseded =
+            matches!(&result, Err(e) if e.downcast_ref::<fleet::Superseded>().is_some());
+        if let (Err(error), false) = (&result, superseded) {
             events::DeployRejected {
                 source: &source,
                 error,
@@ -199,13 +202,33 @@ impl<S: RowSink> Deployer<S> {
     /// Makes the previous version current again; with a fleet, through the
     /// group's log like any deploy.
     pub async fn rollback(&self) -> anyhow::Result<PluginInfo> {
+        self.roll_back(None)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("nothing was rolled back"))
+    }
+
+    /// Rolls back the version with content hash `hash` only if it is still
+    /// the active one (the group's, with a fleet); None if something else
+    /// already replaced it. A breaker rolls back this way: when every
+    /// member's breaker opens on the same bad version, the first rollback
+    /// wins and the others do nothing, instead of each going one more
+    /// version back.
+    pub async fn rollback_from(&self, hash: &str) -> anyhow::Result<Option<PluginInfo>> {
+        self.roll_back(Some(hash)).await
+    }
+
+    async fn roll_back(&self, from: Option<&str>) -> anyhow::Result<Option<PluginInfo>> {
         if let Some(f) = &self.fleet {
             f.sync().await?;
-            let (seq, previous) = {
+            let (seq, active, previous) = {
                 let state = f.state();
                 let seq = state.active_seq();
-                (seq, state.previous(seq).cloned())
+                let active = state.active().map(|a| a.hash.clone());
+                (seq, active, state.previous(seq).cloned())
             };
+            if from.is_some_and(|h| active.as_deref() != Some(h)) {
+                return Ok(None);
+            }
             let previous = previous.ok_or_else(|| {
                 anyhow::anyhow!("no earlier version to roll back to in the group's deploy log")
             })?;
@@ -219,17 +242,24 @@ impl<S: RowSink> Deployer<S> {
                 plugin_config: previous.plugin_config.clone(),
                 cql: Vec::new(),
                 restores: Some(previous.seq),
+                replaces: from.map(str::to_string),
             };
-            self.deploy_request(request).await?;
-            return Ok(self.slot.current().plugin.info().clone());
+            return match self.deploy_request(request).await {
+                Ok(_) => Ok(Some(self.slot.current().plugin.info().clone())),
+                Err(e) if e.downcast_ref::<fleet::Superseded>().is_some() => Ok(None),
+                Err(e) => Err(e),
+            };
         }
         let _one_at_a_time = self.busy.lock().await;
+        if from.is_some_and(|h| self.slot.current().plugin.hash() != h) {
+            return Ok(None);
+        }
         let back = self
             .slot
             .rollback()
             .ok_or_else(|| anyhow::anyhow!("no earlier version to roll back to"))?;
         self.announce(&back, "rolled back to");
-        Ok(back.plugin.info().clone())
+        Ok(Some(back.plugin.info().clone()))
     }
 
     /// The shadow run, if one is going.

@@ -2,7 +2,7 @@
 //! proposal, answers, activation (see the module above).
 
 use super::log::*;
-use super::{load, DeployRequest, Fleet, Refused};
+use super::{load, DeployRequest, Fleet, Refused, Superseded};
 use crate::control::Deployed;
 use crate::control::Deployer;
 use crate::ports::RowSink;
@@ -31,6 +31,7 @@ pub async fn coordinate<S: RowSink>(
     .await?;
     let current = deployer.slot.current();
     fleet.sync().await?;
+    still_replaces(fleet, &request)?;
     if let Some(active) = fleet.state().active() {
         if active.hash == hash && active.plugin_config == request.plugin_config {
             bail!(
@@ -95,6 +96,18 @@ pub async fn coordinate<S: RowSink>(
         return Err(refuse(reason).into());
     }
     fleet.sync().await?;
+    if let Err(superseded) = still_replaces(fleet, &request) {
+        let decision = Decision {
+            proposal: id.clone(),
+            activated: None,
+            reason: Some(superseded.to_string()),
+            at_ms: now_ms(),
+        };
+        fleet
+            .append(Stream::Deploys, &decision_key(&id), &decision)
+            .await?;
+        return Err(superseded.into());
+    }
     let seq = fleet.state().active_seq() + 1;
     let activation = Activation {
         seq,
@@ -127,6 +140,8 @@ pub async fn coordinate<S: RowSink>(
         .append(Stream::Deploys, &decision_key(&id), &decision)
         .await?;
     if !won {
+        // A rollback racing another member's rollback of the same version.
+        still_replaces(fleet, &request)?;
         return Err(refuse(format!(
             "another deploy took activation {seq} first; deploy again if this version should follow it"
         ))
@@ -145,6 +160,25 @@ pub async fn coordinate<S: RowSink>(
         activation: Some(seq),
         answers,
     })
+}
+
+/// For a conditional deploy: the version it replaces is still the group's
+/// active one (checked before the proposal and again before activating).
+fn still_replaces(fleet: &Fleet, request: &DeployRequest) -> Result<(), Superseded> {
+    let Some(hash) = &request.replaces else {
+        return Ok(());
+    };
+    let state = fleet.state();
+    match state.active() {
+        Some(active) if &active.hash != hash => Err(Superseded {
+            version: state
+                .activations_of(hash)
+                .map(|a| format!("{} {}", a.name, a.version))
+                .unwrap_or_else(|| format!("the version {}", &hash[..hash.len().min(12)])),
+            seq: active.seq,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Waits until every live member accepted (Ok), one rejected, or the time is up.

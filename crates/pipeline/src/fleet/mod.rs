@@ -86,6 +86,10 @@ pub struct DeployRequest {
     pub cql: Vec<String>,
     /// A rollback: the activation whose version this restores.
     pub restores: Option<u64>,
+    /// Only while the version with this content hash is the group's active
+    /// one (a breaker's rollback: when another member's rollback of the
+    /// same version lands first, a second would go one more step back).
+    pub replaces: Option<String>,
 }
 
 impl DeployRequest {
@@ -104,6 +108,17 @@ impl DeployRequest {
 pub struct Refused {
     pub reason: String,
     pub answers: Vec<Answer>,
+}
+
+/// A conditional deploy ([`DeployRequest::replaces`]) whose version was
+/// no longer the group's active one: nothing was activated.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{version} is no longer the group's active version (activation {seq} is): nothing to do")]
+pub struct Superseded {
+    /// The version the deploy was to replace, "name version".
+    pub version: String,
+    /// The group's active activation now.
+    pub seq: u64,
 }
 
 /// This host's part in the group's control log.

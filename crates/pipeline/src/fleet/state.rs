@@ -124,6 +124,11 @@ impl FleetState {
         self.active().map(|a| a.seq).unwrap_or(0)
     }
 
+    /// The newest activation of the version with this content hash.
+    pub fn activations_of(&self, hash: &str) -> Option<&Activation> {
+        self.activations.values().rev().find(|a| a.hash == hash)
+    }
+
     pub fn activation(&self, seq: u64) -> Option<&Activation> {
         self.activations.get(&seq)
     }
