@@ -480,7 +480,7 @@ async fn discard(State(s): State<AdminState>, headers: HeaderMap) -> Response {
     if let Some(r) = unauthorized(&s, &headers) {
         return r;
     }
-    match s.deployer.discard_shadow() {
+    match s.deployer.discard_shadow().await {
         Ok(status) => (
             StatusCode::OK,
             Json(serde_json::to_value(status).unwrap_or_default()),

@@ -184,6 +184,9 @@ pub fn status(v: &Value) -> String {
                 ],
                 &rows,
             ));
+            if let Some(sh) = fleet.get("shadow").filter(|s| !s.is_null()) {
+                out.push_str(&group_shadow(sh, &members));
+            }
             if let Some(lagging) = fleet.get("lagging").and_then(Value::as_str) {
                 let _ = writeln!(out, "\nThis host could not take {lagging}");
             }
@@ -215,6 +218,52 @@ pub fn status(v: &Value) -> String {
         let _ = writeln!(out, "\nVersions on this host, newest first:");
         out.push_str(&table(&["ACTIVATION", "VERSION", "HASH", "SOURCE"], &rows));
     }
+    out
+}
+
+/// The group's shadow run and each live member's counts of it.
+fn group_shadow(spec: &Value, members: &[Value]) -> String {
+    let mut out = format!(
+        "\nShadow run of the group: {} {} ({}) on {:.0}% of the records, started by {}\n",
+        text(spec, "name"),
+        text(spec, "version"),
+        short(text(spec, "hash")),
+        spec["sample"].as_f64().unwrap_or(0.0) * 100.0,
+        text(spec, "by"),
+    );
+    let rows: Vec<Vec<String>> = members
+        .iter()
+        .filter(|m| m["live"].as_bool().unwrap_or(false))
+        .map(|m| {
+            let c = &m["shadow"];
+            let n = |k: &str| c[k].as_u64().unwrap_or(0).to_string();
+            if c.is_null() {
+                let mut row = vec![text(m, "host").to_string(), "not running".to_string()];
+                row.extend(std::iter::repeat_n(String::new(), 4));
+                row
+            } else {
+                vec![
+                    text(m, "host").to_string(),
+                    n("compared"),
+                    n("same"),
+                    n("different"),
+                    n("candidate_failed"),
+                    n("skipped"),
+                ]
+            }
+        })
+        .collect();
+    out.push_str(&table(
+        &[
+            "HOST",
+            "COMPARED",
+            "SAME",
+            "DIFFERENT",
+            "CANDIDATE FAILED",
+            "SKIPPED",
+        ],
+        &rows,
+    ));
     out
 }
 
@@ -296,5 +345,31 @@ mod tests {
         assert!(out.contains("b-2-ff  rejected  init failed"), "{out}");
         assert!(out.contains("a-1-00  accepted"), "{out}");
         assert!(!out.contains("more"), "{out}");
+    }
+
+    #[test]
+    fn the_groups_shadow_run_shows_each_live_members_counts() {
+        let spec = serde_json::json!({"name": "flatten", "version": "2.0.0",
+            "hash": "c".repeat(64), "sample": 0.1, "by": "a-1"});
+        let members = vec![
+            serde_json::json!({"host": "alpha", "live": true,
+                "shadow": {"compared": 12, "same": 2, "different": 10, "candidate_failed": 0, "skipped": 1}}),
+            serde_json::json!({"host": "beta", "live": true}),
+            serde_json::json!({"host": "gone", "live": false,
+                "shadow": {"compared": 99}}),
+        ];
+        let out = group_shadow(&spec, &members);
+        assert!(
+            out.contains("flatten 2.0.0 (cccccccccccc) on 10% of the records, started by a-1"),
+            "{out}"
+        );
+        let alpha = out.lines().find(|l| l.starts_with("alpha")).unwrap_or("");
+        assert_eq!(
+            alpha.split_whitespace().collect::<Vec<_>>(),
+            ["alpha", "12", "2", "10", "0", "1"],
+            "{out}"
+        );
+        assert!(out.contains("beta   not running"), "{out}");
+        assert!(!out.contains("gone"), "{out}");
     }
 }

@@ -939,12 +939,14 @@ mod tests {
                 ready: true,
                 admin: None,
                 at_ms: NOW_MS,
+                shadow: None,
             },
             last_seen_ms: if live { 1500 } else { 90_000 },
             live,
         };
         let mut v = view();
         v.fleet = Some(FleetStatus {
+            shadow: None,
             log: "Kafka topics".into(),
             me: "a-1".into(),
             active: Some(Activation {

@@ -58,7 +58,7 @@ pub struct DiffSample {
 }
 
 /// Counts since the shadow started.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
 pub struct ShadowCounts {
     pub compared: u64,
     pub same: u64,

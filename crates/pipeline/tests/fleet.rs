@@ -359,6 +359,69 @@ async fn every_breaker_rolling_back_one_bad_version_goes_one_step_back() {
     stop.cancel();
 }
 
+/// Waits until `h` runs a shadow of `hash` (Some) or none (None).
+async fn wait_shadow(h: &Host, hash: Option<&str>) {
+    let started = Instant::now();
+    loop {
+        let running = h.deployer.shadow().map(|r| r.status().hash);
+        if running.as_deref() == hash {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{} runs shadow {running:?}, not {hash:?}",
+            h.fleet.settings.host
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_run_started_on_one_host_runs_on_every_host_until_discarded_or_promoted() {
+    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
+    let a = host(&log, "a", "flatten", &[], &stop).await;
+    let b = host(&log, "b", "flatten", &[], &stop).await;
+    both_live(&a).await;
+    let v2 = sluice_engine::content_hash(&bytes("flatten-v2"));
+
+    let status = a
+        .deployer
+        .start_shadow("test".into(), bytes("flatten-v2"), 0.5)
+        .await
+        .unwrap();
+    assert_eq!(status.hash, v2);
+    wait_shadow(&b, Some(&v2)).await;
+    assert_eq!(b.deployer.shadow().unwrap().sample, 0.5);
+    // A host that joins later reads it from the log and runs it too.
+    let c = host(&log, "c", "flatten", &[], &stop).await;
+    wait_shadow(&c, Some(&v2)).await;
+
+    // Discarded on any host: gone on every host; nothing was activated.
+    b.deployer.discard_shadow().await.unwrap();
+    wait_shadow(&a, None).await;
+    wait_shadow(&c, None).await;
+    assert!(a.fleet.state().shadow().is_none());
+    assert_eq!(a.running(), ("0.1.0".to_string(), 1));
+    let e = c.deployer.discard_shadow().await.unwrap_err().to_string();
+    assert!(e.contains("no shadow run"), "{e}");
+
+    // Promoted: the candidate is the group's version, and no shadow is left.
+    c.deployer
+        .start_shadow("again".into(), bytes("flatten-v2"), 0.1)
+        .await
+        .unwrap();
+    wait_shadow(&a, Some(&v2)).await;
+    let deployed = a.deployer.promote_shadow().await.unwrap();
+    assert_eq!(deployed.activation, Some(2));
+    for h in [&a, &b, &c] {
+        h.wait_for(2).await;
+        wait_shadow(h, None).await;
+        assert_eq!(h.running(), ("2.0.0".to_string(), 2));
+    }
+    assert!(a.fleet.state().shadow().is_none());
+    stop.cancel();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hosts_rejection_activates_the_version_nowhere() {
     let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());

@@ -63,6 +63,9 @@ pub struct Deployed {
     pub answers: Vec<fleet::log::Answer>,
 }
 
+/// How often a group's shadow run this host could not start is tried again.
+const SHADOW_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// What a candidate is loaded and validated with.
 #[derive(Debug, Clone)]
 pub struct DeploySettings {
@@ -88,6 +91,10 @@ pub struct Deployer<S: RowSink> {
     pub fleet: Option<Arc<Fleet>>,
     /// A candidate running in the shadow of the active version, if any.
     shadow: Mutex<Option<Arc<ShadowRun>>>,
+    /// One shadow start, stop or change at a time (the API and the agent).
+    shadow_busy: tokio::sync::Mutex<()>,
+    /// The group's shadow run this host could not start, and when it tried.
+    shadow_failed: Mutex<Option<(String, std::time::Instant)>>,
     busy: tokio::sync::Mutex<()>,
 }
 
@@ -115,6 +122,8 @@ impl<S: RowSink> Deployer<S> {
             breaker,
             fleet: None,
             shadow: Mutex::new(None),
+            shadow_busy: tokio::sync::Mutex::new(()),
+            shadow_failed: Mutex::new(None),
             busy: tokio::sync::Mutex::new(()),
         }
     }
@@ -269,13 +278,45 @@ impl<S: RowSink> Deployer<S> {
 
     /// Starts running `bytes` in the shadow of the active version on a
     /// share `sample` of the records, after the same validation as a deploy.
-    /// It writes nothing; a shadow already running is replaced.
+    /// It writes nothing; a shadow already running is replaced. With a
+    /// fleet, every member of the group runs it (each on its own
+    /// partitions), and so does a member that starts later.
     pub async fn start_shadow(
         &self,
         source: String,
         bytes: Vec<u8>,
         sample: f64,
     ) -> anyhow::Result<ShadowStatus> {
+        let _one_at_a_time = self.shadow_busy.lock().await;
+        let run = self.load_shadow(source, bytes, sample).await?;
+        if let Some(f) = &self.fleet {
+            let status = run.status();
+            f.put_bytes(&status.hash, &run.bytes).await?;
+            let spec = fleet::log::ShadowSpec {
+                id: format!("{}-{}", fleet::log::now_ms(), &status.hash[..12]),
+                hash: status.hash,
+                name: status.name,
+                version: status.version,
+                source: status.source,
+                sample,
+                by: f.settings.member.clone(),
+                at_ms: fleet::log::now_ms(),
+            };
+            f.publish_shadow(Some(&spec)).await?;
+        }
+        let status = run.status();
+        tracing::info!(plugin = %format!("{} {}", status.name, status.version), sample, "shadow run started: the candidate sees a sample of live records and writes nothing");
+        *self.shadow.lock().expect("shadow slot") = Some(run);
+        Ok(status)
+    }
+
+    /// Loads and validates a shadow candidate and starts its task.
+    async fn load_shadow(
+        &self,
+        source: String,
+        bytes: Vec<u8>,
+        sample: f64,
+    ) -> anyhow::Result<Arc<ShadowRun>> {
         if !(sample > 0.0 && sample <= 1.0) {
             anyhow::bail!("--sample {sample} is not a share of the records: give a number in (0, 1], e.g. 0.1");
         }
@@ -301,30 +342,83 @@ impl<S: RowSink> Deployer<S> {
             source,
             since: SystemTime::now(),
         });
-        let run = ShadowRun::start(
+        Ok(ShadowRun::start(
             candidate,
             bytes,
             sample,
             self.settings.default_table.clone(),
-        );
-        let status = run.status();
-        tracing::info!(plugin = %format!("{} {}", status.name, status.version), sample, "shadow run started: the candidate sees a sample of live records and writes nothing");
-        *self.shadow.lock().expect("shadow slot") = Some(run);
-        Ok(status)
+        ))
     }
 
-    /// Stops the shadow run; its last counts.
-    pub fn discard_shadow(&self) -> anyhow::Result<ShadowStatus> {
-        let run = self
-            .shadow
-            .lock()
-            .expect("shadow slot")
-            .take()
-            .ok_or_else(|| {
-                anyhow::anyhow!(
+    /// Follows the group's shadow run (the fleet agent, whenever the log
+    /// changes): starts it here, or stops the one here once it ended.
+    pub(crate) async fn follow_shadow(&self, f: &Fleet, spec: Option<fleet::log::ShadowSpec>) {
+        let _one_at_a_time = self.shadow_busy.lock().await;
+        let Some(spec) = spec else {
+            if let Some(run) = self.shadow.lock().expect("shadow slot").take() {
+                tracing::info!(plugin = %run.candidate.plugin.info(), "shadow run ended by the group (discarded or promoted)");
+            }
+            return;
+        };
+        if self
+            .shadow()
+            .is_some_and(|r| r.candidate.plugin.hash() == spec.hash && r.sample == spec.sample)
+        {
+            return;
+        }
+        if let Some((id, at)) = &*self.shadow_failed.lock().expect("shadow failed") {
+            if *id == spec.id && at.elapsed() < SHADOW_RETRY {
+                return;
+            }
+        }
+        let what = format!("{} {}", spec.name, spec.version);
+        let started = async {
+            let bytes = f.bytes_of(&spec.hash).await?;
+            self.load_shadow(spec.source.clone(), bytes, spec.sample)
+                .await
+        }
+        .await;
+        match started {
+            Ok(run) => {
+                tracing::info!(plugin = %what, sample = spec.sample, by = %spec.by, "shadow run of the group started here: the candidate sees a sample of live records and writes nothing");
+                *self.shadow.lock().expect("shadow slot") = Some(run);
+                *self.shadow_failed.lock().expect("shadow failed") = None;
+            }
+            Err(e) => {
+                tracing::error!(plugin = %what, error = %format!("{e:#}"), "cannot run the group's shadow run here (tried again every 30 s)");
+                *self.shadow_failed.lock().expect("shadow failed") =
+                    Some((spec.id.clone(), std::time::Instant::now()));
+            }
+        }
+    }
+
+    /// Stops the shadow run (the group's, with a fleet); its last counts here.
+    pub async fn discard_shadow(&self) -> anyhow::Result<ShadowStatus> {
+        let _one_at_a_time = self.shadow_busy.lock().await;
+        let run = self.shadow.lock().expect("shadow slot").take();
+        let group = match &self.fleet {
+            Some(f) => {
+                f.sync().await?;
+                let going = f.state().shadow().cloned();
+                if going.is_some() {
+                    f.publish_shadow(None).await?;
+                }
+                going
+            }
+            None => None,
+        };
+        let Some(run) = run else {
+            return match group {
+                Some(spec) => Err(anyhow::anyhow!(
+                    "the group's shadow run of {} {} is discarded; it was not running on this host",
+                    spec.name,
+                    spec.version
+                )),
+                None => Err(anyhow::anyhow!(
                     "no shadow run to discard (start one with `host plugin shadow FILE`)"
-                )
-            })?;
+                )),
+            };
+        };
         tracing::info!(plugin = %run.candidate.plugin.info(), "shadow run discarded");
         Ok(run.status())
     }
@@ -340,6 +434,13 @@ impl<S: RowSink> Deployer<S> {
             run.bytes.clone(),
         );
         let deployed = self.deploy_request(request).await?;
+        let _one_at_a_time = self.shadow_busy.lock().await;
+        if let Some(f) = &self.fleet {
+            let hash = run.candidate.plugin.hash();
+            if f.state().shadow().is_some_and(|s| s.hash == hash) {
+                f.publish_shadow(None).await?;
+            }
+        }
         let mut slot = self.shadow.lock().expect("shadow slot");
         if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &run)) {
             *slot = None;

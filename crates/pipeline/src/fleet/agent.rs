@@ -36,6 +36,8 @@ pub async fn agent<S: RowSink>(
             answer(&deployer, &fleet, proposal).await;
         }
         take_activation(&deployer, &fleet).await;
+        let shadow = fleet.state().shadow().cloned();
+        deployer.follow_shadow(&fleet, shadow).await;
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = wake => {}
@@ -70,6 +72,7 @@ async fn heartbeat<S: RowSink>(deployer: &Deployer<S>, fleet: &Fleet) -> Result<
         ready: deployer.metrics.live.waiting().is_empty(),
         admin: fleet.admin(),
         at_ms: now_ms(),
+        shadow: deployer.shadow().map(|r| r.status().counts),
     };
     fleet
         .append(Stream::Members, &member_key(&member.member), &member)

@@ -167,6 +167,24 @@ impl Barrier {
     }
 }
 
+/// The group's shadow run: every member runs the candidate `hash` beside
+/// its active version on `sample` of its records (key [`SHADOW_KEY`] in the
+/// deploys stream; a tombstone ends it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShadowSpec {
+    pub id: String,
+    pub hash: String,
+    pub name: String,
+    pub version: String,
+    pub source: String,
+    pub sample: f64,
+    /// The member that started it.
+    pub by: String,
+    pub at_ms: u64,
+}
+
+pub const SHADOW_KEY: &str = "shadow";
+
 /// A member's heartbeat: what it runs and what it holds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Member {
@@ -183,6 +201,9 @@ pub struct Member {
     #[serde(default)]
     pub admin: Option<String>,
     pub at_ms: u64,
+    /// This member's counts of the group's shadow run, if it runs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<crate::shadow::ShadowCounts>,
 }
 
 pub fn proposal_key(id: &str) -> String {

@@ -155,6 +155,10 @@ pub struct FleetStatus {
     pub problems: Vec<String>,
     /// The last `host dlq replay` / `host reprocess` summaries, by tool.
     pub history: BTreeMap<String, serde_json::Value>,
+    /// The group's shadow run, if one is going (each member's counts are in
+    /// its heartbeat).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowSpec>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -270,6 +274,22 @@ impl Fleet {
         ))
     }
 
+    /// Starts (Some) or ends (None) the group's shadow run, and waits until
+    /// this host has read it back.
+    pub async fn publish_shadow(&self, spec: Option<&ShadowSpec>) -> Result<()> {
+        let bytes = spec.map(serde_json::to_vec).transpose()?;
+        self.log
+            .append(Stream::Deploys, SHADOW_KEY, bytes.as_deref())
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "writing the shadow run to the group's control log ({}): {e}",
+                    self.log.describe()
+                )
+            })?;
+        self.sync().await
+    }
+
     /// Records that activation `seq` owns `topic`/`partition` from `offset` on.
     pub async fn barrier(
         &self,
@@ -338,6 +358,7 @@ impl Fleet {
                 .map(|(seq, _, why)| format!("activation {seq}: {why}")),
             problems: state.problems(),
             history: state.notes(),
+            shadow: state.shadow().cloned(),
         }
     }
 

@@ -22,6 +22,8 @@ pub struct FleetState {
     barriers: HashMap<(String, i32), Vec<(i64, u64)>>,
     /// Summaries tools left for the group's hosts to show (`history/replay`, ...).
     notes: BTreeMap<String, serde_json::Value>,
+    /// The group's shadow run, if one is going.
+    shadow: Option<ShadowSpec>,
     problems: Vec<String>,
 }
 
@@ -47,9 +49,11 @@ impl FleetState {
     fn try_apply(&mut self, record: &ControlRecord) -> Result<(), String> {
         let key = record.key.as_str();
         let Some(value) = record.value.as_deref() else {
-            // Tombstones: a member that left cleanly.
+            // Tombstones: a member that left cleanly, a shadow run ended.
             if let Some(member) = key.strip_prefix("member/") {
                 self.members.remove(member);
+            } else if record.stream == Stream::Deploys && key == SHADOW_KEY {
+                self.shadow = None;
             }
             return Ok(());
         };
@@ -81,6 +85,7 @@ impl FleetState {
             Stream::Deploys => {
                 let kind = key.split('/').next().unwrap_or_default();
                 match kind {
+                    SHADOW_KEY => self.shadow = Some(parse(value)?),
                     "proposal" => {
                         let p: Proposal = parse(value)?;
                         self.proposals.insert(p.id.clone(), p);
@@ -122,6 +127,11 @@ impl FleetState {
 
     pub fn active_seq(&self) -> u64 {
         self.active().map(|a| a.seq).unwrap_or(0)
+    }
+
+    /// The group's shadow run, if one is going.
+    pub fn shadow(&self) -> Option<&ShadowSpec> {
+        self.shadow.as_ref()
     }
 
     /// The newest activation of the version with this content hash.
