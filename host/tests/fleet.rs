@@ -1013,6 +1013,93 @@ async fn restarted_hosts_come_back_on_the_deployed_version() {
     eprintln!("test took {:.0} s", started.elapsed().as_secs_f64());
 }
 
+/// `POST <host>/api/plugin/<what>` with the token; (status, body).
+async fn plugin_call(h: &Host, what: &str, body: Vec<u8>) -> (u16, String) {
+    let r = h
+        .http
+        .post(format!("{}/api/plugin/{what}", h.url()))
+        .bearer_auth(TOKEN)
+        .timeout(Duration::from_secs(60))
+        .body(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("host {}: /api/plugin/{what}: {e}", h.name));
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Waits until `h`'s `/api/status` satisfies `ok`; panics after 30 s.
+async fn wait_status(h: &Host, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let st = h.status().await;
+        if ok(&st) {
+            return st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "host {}: {what} never came: shadow {} fleet {}",
+            h.name,
+            st["shadow"],
+            st["fleet"]
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shadow_started_on_one_host_runs_on_every_host_and_survives_a_restart() {
+    let _serial = SERIAL.lock().await;
+    let started = Instant::now();
+    let g = Group::new("fleet_shadow", 2).await;
+    let mut a = g.spawn("a", &g.v1(), &[]);
+    let mut b = g.spawn("b", &g.v1(), &[]);
+    ready_all(&mut [&mut a, &mut b]).await;
+
+    let (code, body) = plugin_call(&a, "shadow?sample=0.5", std::fs::read(v2()).unwrap()).await;
+    assert_eq!(code, 200, "{body}");
+    let running_v2 = |st: &Value| st["shadow"]["version"] == V2;
+    wait_status(&b, "the group's shadow run", running_v2).await;
+
+    // Both hosts compare the records of their own partitions; each one's
+    // counts reach the other through the heartbeats.
+    let placed = Load::start(&g.topic, 200, 200).join().await;
+    let s = session().await;
+    wait_for_rows(&s, &g.table(), placed.len() as i64, Duration::from_secs(60)).await;
+    let compared = |st: &Value| st["shadow"]["counts"]["compared"].as_u64().unwrap_or(0);
+    for h in [&a, &b] {
+        wait_status(h, "compared records", |st| compared(st) > 0).await;
+    }
+    let both = wait_status(&a, "both members' shadow counts", |st| {
+        let members = st["fleet"]["members"].as_array().cloned().unwrap_or_default();
+        members.len() == 2
+            && members
+                .iter()
+                .all(|m| m["shadow"]["compared"].as_u64().unwrap_or(0) > 0)
+    })
+    .await;
+    assert_eq!(both["fleet"]["shadow"]["version"], V2, "{}", both["fleet"]);
+
+    // A restarted host runs it again, read from the group's log.
+    b.terminate().await;
+    b.start(&g.v1());
+    ready_all(&mut [&mut b]).await;
+    wait_status(&b, "the shadow run after a restart", running_v2).await;
+
+    // Discarded through the other host: gone on both, and v2 wrote nothing.
+    let (code, body) = plugin_call(&b, "discard", Vec::new()).await;
+    assert_eq!(code, 200, "{body}");
+    for h in [&a, &b] {
+        wait_status(h, "the end of the shadow run", |st| {
+            st["shadow"].is_null() && st["fleet"]["shadow"].is_null()
+        })
+        .await;
+    }
+    for (id, v) in versions(&g.table()).await {
+        assert_eq!(v, V1, "row {id} was written by the shadow's candidate");
+    }
+    eprintln!("test took {:.0} s", started.elapsed().as_secs_f64());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_joining_mid_deploy_still_gives_one_barrier_per_partition() {
     let _serial = SERIAL.lock().await;
