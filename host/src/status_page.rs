@@ -998,7 +998,47 @@ mod tests {
             problems: vec![],
             history: Default::default(),
         });
+        // The group's shadow run, with this host's counts and alpha's heartbeat.
+        let counts = sluice_pipeline::shadow::ShadowCounts {
+            compared: 12,
+            different: 10,
+            ..Default::default()
+        };
+        let f = v.fleet.as_mut().unwrap();
+        f.members[0].member.shadow = Some(counts.clone());
+        f.shadow = Some(sluice_pipeline::fleet::log::ShadowSpec {
+            id: "s1".into(),
+            hash: "c".repeat(64),
+            name: "flatten".into(),
+            version: "3.0.0".into(),
+            source: "upload".into(),
+            sample: 0.1,
+            by: "<i>a-1</i>".into(),
+            at_ms: NOW_MS,
+        });
+        v.shadow = Some(sluice_pipeline::shadow::ShadowStatus {
+            name: "flatten".into(),
+            version: "3.0.0".into(),
+            hash: "c".repeat(64),
+            source: "upload".into(),
+            sample: 0.1,
+            started_at_ms: NOW_MS - 1_000,
+            counts,
+            samples: vec![],
+        });
         let html = render(&v);
+        assert!(
+            html.contains("The group's run, started by <code>&lt;i&gt;a-1&lt;/i&gt;</code>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<b>alpha</b> 12 compared, 10 different;"),
+            "{html}"
+        );
+        assert!(
+            !html.contains("beta&lt;/b&gt;</b> not running"),
+            "a gone member is not listed"
+        );
         assert!(html.contains("id=\"fleet\""), "{html}");
         assert!(html.contains("activation 2 by <code>a-1</code>"), "{html}");
         assert!(html.contains("alpha <span class=\"pill info\">this host</span>"));

@@ -1070,7 +1070,10 @@ async fn a_shadow_started_on_one_host_runs_on_every_host_and_survives_a_restart(
         wait_status(h, "compared records", |st| compared(st) > 0).await;
     }
     let both = wait_status(&a, "both members' shadow counts", |st| {
-        let members = st["fleet"]["members"].as_array().cloned().unwrap_or_default();
+        let members = st["fleet"]["members"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         members.len() == 2
             && members
                 .iter()

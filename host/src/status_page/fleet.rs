@@ -161,6 +161,32 @@ pub(super) fn shadow_card(o: &mut String, v: &StatusView) -> fmt::Result {
         c.active_failed,
         c.skipped
     )?;
+    if let Some(group) = v
+        .fleet
+        .as_ref()
+        .and_then(|f| f.shadow.as_ref().map(|g| (f, g)))
+    {
+        let (f, spec) = group;
+        write!(
+            o,
+            "<p>The group's run, started by <code>{}</code>: every member runs it on its own \
+             partitions; the counts above and the samples below are this host's. Per live member:",
+            Esc(&spec.by)
+        )?;
+        for m in f.members.iter().filter(|m| m.live) {
+            match &m.member.shadow {
+                Some(mc) => write!(
+                    o,
+                    " <b>{}</b> {} compared, {} different;",
+                    Esc(&m.member.host),
+                    mc.compared,
+                    mc.different
+                )?,
+                None => write!(o, " <b>{}</b> not running it;", Esc(&m.member.host))?,
+            }
+        }
+        o.push_str("</p>");
+    }
     if !s.samples.is_empty() {
         o.push_str(
             "<table><thead><tr><th>Record</th><th>Kind</th><th>Column</th><th>Active</th>\
