@@ -395,7 +395,7 @@ impl<S: RowSink> Deployer<S> {
     /// Stops the shadow run (the group's, with a fleet); its last counts here.
     pub async fn discard_shadow(&self) -> anyhow::Result<ShadowStatus> {
         let _one_at_a_time = self.shadow_busy.lock().await;
-        let run = self.shadow.lock().expect("shadow slot").take();
+        // The group's first: if the log cannot be written, nothing stops.
         let group = match &self.fleet {
             Some(f) => {
                 f.sync().await?;
@@ -407,6 +407,7 @@ impl<S: RowSink> Deployer<S> {
             }
             None => None,
         };
+        let run = self.shadow.lock().expect("shadow slot").take();
         let Some(run) = run else {
             return match group {
                 Some(spec) => Err(anyhow::anyhow!(
