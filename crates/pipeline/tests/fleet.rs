@@ -405,6 +405,23 @@ async fn a_shadow_run_started_on_one_host_runs_on_every_host_until_discarded_or_
     let e = c.deployer.discard_shadow().await.unwrap_err().to_string();
     assert!(e.contains("no shadow run"), "{e}");
 
+    // Started and discarded at once, again and again: the host's own agent
+    // never brings a discarded run back (nor drops a started one).
+    for _ in 0..20 {
+        a.deployer
+            .start_shadow("flip".into(), bytes("flatten-v2"), 0.2)
+            .await
+            .unwrap();
+        assert!(a.deployer.shadow().is_some());
+        a.deployer.discard_shadow().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        a.deployer.shadow().is_none(),
+        "a discarded shadow came back"
+    );
+    wait_shadow(&b, None).await;
+
     // Promoted: the candidate is the group's version, and no shadow is left.
     c.deployer
         .start_shadow("again".into(), bytes("flatten-v2"), 0.1)

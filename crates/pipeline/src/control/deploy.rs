@@ -352,8 +352,11 @@ impl<S: RowSink> Deployer<S> {
 
     /// Follows the group's shadow run (the fleet agent, whenever the log
     /// changes): starts it here, or stops the one here once it ended.
-    pub(crate) async fn follow_shadow(&self, f: &Fleet, spec: Option<fleet::log::ShadowSpec>) {
+    pub(crate) async fn follow_shadow(&self, f: &Fleet) {
         let _one_at_a_time = self.shadow_busy.lock().await;
+        // Read under the lock: a start or discard that held it has written
+        // the log and read it back, so this is never older than its change.
+        let spec = f.state().shadow().cloned();
         let Some(spec) = spec else {
             if let Some(run) = self.shadow.lock().expect("shadow slot").take() {
                 tracing::info!(plugin = %run.candidate.plugin.info(), "shadow run ended by the group (discarded or promoted)");

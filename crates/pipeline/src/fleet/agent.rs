@@ -36,8 +36,7 @@ pub async fn agent<S: RowSink>(
             answer(&deployer, &fleet, proposal).await;
         }
         take_activation(&deployer, &fleet).await;
-        let shadow = fleet.state().shadow().cloned();
-        deployer.follow_shadow(&fleet, shadow).await;
+        deployer.follow_shadow(&fleet).await;
         tokio::select! {
             _ = cancel.cancelled() => break,
             _ = wake => {}
