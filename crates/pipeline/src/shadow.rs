@@ -192,6 +192,11 @@ impl ShadowRun {
         }
     }
 
+    /// The counts alone (sent with every heartbeat: no copy of the samples).
+    pub fn counts(&self) -> ShadowCounts {
+        self.state.lock().expect("shadow state").0.clone()
+    }
+
     pub fn status(&self) -> ShadowStatus {
         let state = self.state.lock().expect("shadow state");
         let info = self.candidate.plugin.info();

@@ -71,7 +71,7 @@ async fn heartbeat<S: RowSink>(deployer: &Deployer<S>, fleet: &Fleet) -> Result<
         ready: deployer.metrics.live.waiting().is_empty(),
         admin: fleet.admin(),
         at_ms: now_ms(),
-        shadow: deployer.shadow().map(|r| r.status().counts),
+        shadow: deployer.shadow().map(|r| r.counts()),
     };
     fleet
         .append(Stream::Members, &member_key(&member.member), &member)

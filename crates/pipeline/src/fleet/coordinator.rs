@@ -84,28 +84,12 @@ pub async fn coordinate<S: RowSink>(
         answers: answers.clone(),
     };
     if let Err(reason) = verdict {
-        let decision = Decision {
-            proposal: id.clone(),
-            activated: None,
-            reason: Some(reason.clone()),
-            at_ms: now_ms(),
-        };
-        fleet
-            .append(Stream::Deploys, &decision_key(&id), &decision)
-            .await?;
+        decide(fleet, &id, None, Some(reason.clone())).await?;
         return Err(refuse(reason).into());
     }
     fleet.sync().await?;
     if let Err(superseded) = still_replaces(fleet, &request) {
-        let decision = Decision {
-            proposal: id.clone(),
-            activated: None,
-            reason: Some(superseded.to_string()),
-            at_ms: now_ms(),
-        };
-        fleet
-            .append(Stream::Deploys, &decision_key(&id), &decision)
-            .await?;
+        decide(fleet, &id, None, Some(superseded.to_string())).await?;
         return Err(superseded.into());
     }
     let seq = fleet.state().active_seq() + 1;
@@ -130,15 +114,13 @@ pub async fn coordinate<S: RowSink>(
         .activation(seq)
         .map(|a| a.proposal == id)
         .unwrap_or(false);
-    let decision = Decision {
-        proposal: id.clone(),
-        activated: won.then_some(seq),
-        reason: (!won).then(|| format!("another deploy took activation {seq} first")),
-        at_ms: now_ms(),
-    };
-    fleet
-        .append(Stream::Deploys, &decision_key(&id), &decision)
-        .await?;
+    decide(
+        fleet,
+        &id,
+        won.then_some(seq),
+        (!won).then(|| format!("another deploy took activation {seq} first")),
+    )
+    .await?;
     if !won {
         // A rollback racing another member's rollback of the same version.
         still_replaces(fleet, &request)?;
@@ -160,6 +142,24 @@ pub async fn coordinate<S: RowSink>(
         activation: Some(seq),
         answers,
     })
+}
+
+/// Writes the proposal's decision: the activation it became, or why not.
+async fn decide(
+    fleet: &Fleet,
+    id: &str,
+    activated: Option<u64>,
+    reason: Option<String>,
+) -> Result<()> {
+    let decision = Decision {
+        proposal: id.to_string(),
+        activated,
+        reason,
+        at_ms: now_ms(),
+    };
+    fleet
+        .append(Stream::Deploys, &decision_key(id), &decision)
+        .await
 }
 
 /// For a conditional deploy: the version it replaces is still the group's
