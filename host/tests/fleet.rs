@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "fleet-test-token-5d21";
 const V1: &str = "0.1.0";
 const V2: &str = "2.0.0";
+/// How long the shadow test waits for a state to reach a host.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// One test at a time: every test runs several hosts under load.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -314,17 +316,31 @@ impl Host {
 
     /// Waits until `active.version` is `version`; panics after `timeout`.
     async fn wait_version(&self, version: &str, timeout: Duration) -> Value {
+        self.wait_status(&format!("version {version}"), timeout, |st| {
+            st["active"]["version"] == version
+        })
+        .await
+    }
+
+    /// Waits until `/api/status` satisfies `ok`; panics after `timeout`.
+    async fn wait_status(
+        &self,
+        what: &str,
+        timeout: Duration,
+        ok: impl Fn(&Value) -> bool,
+    ) -> Value {
         let started = Instant::now();
         loop {
             let st = self.status().await;
-            if st["active"]["version"] == version {
+            if ok(&st) {
                 return st;
             }
             assert!(
                 started.elapsed() < timeout,
-                "host {} still runs {} after {timeout:?}, not {version}: {}",
+                "host {}: no {what} after {timeout:?}: runs {}, shadow {}, fleet {}",
                 self.name,
                 st["active"]["version"],
+                st["shadow"],
                 st["fleet"]
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -333,16 +349,22 @@ impl Host {
 
     /// Deploys `plugin` through this host's admin endpoint; (status, body).
     async fn deploy(&self, plugin: &Path) -> (u16, String) {
+        self.post_plugin("deploy", std::fs::read(plugin).unwrap())
+            .await
+    }
+
+    /// `POST /api/plugin/<what>` with the token, answers as JSON; (status, body).
+    async fn post_plugin(&self, what: &str, body: Vec<u8>) -> (u16, String) {
         let r = self
             .http
-            .post(format!("{}/api/plugin/deploy", self.url()))
+            .post(format!("{}/api/plugin/{what}", self.url()))
             .bearer_auth(TOKEN)
             .header("accept", "application/json")
             .timeout(Duration::from_secs(90))
-            .body(std::fs::read(plugin).unwrap())
+            .body(body)
             .send()
             .await
-            .expect("the admin endpoint answers the deploy");
+            .unwrap_or_else(|e| panic!("host {}: /api/plugin/{what}: {e}", self.name));
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
@@ -1013,39 +1035,6 @@ async fn restarted_hosts_come_back_on_the_deployed_version() {
     eprintln!("test took {:.0} s", started.elapsed().as_secs_f64());
 }
 
-/// `POST <host>/api/plugin/<what>` with the token; (status, body).
-async fn plugin_call(h: &Host, what: &str, body: Vec<u8>) -> (u16, String) {
-    let r = h
-        .http
-        .post(format!("{}/api/plugin/{what}", h.url()))
-        .bearer_auth(TOKEN)
-        .timeout(Duration::from_secs(60))
-        .body(body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("host {}: /api/plugin/{what}: {e}", h.name));
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
-/// Waits until `h`'s `/api/status` satisfies `ok`; panics after 30 s.
-async fn wait_status(h: &Host, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let st = h.status().await;
-        if ok(&st) {
-            return st;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "host {}: {what} never came: shadow {} fleet {}",
-            h.name,
-            st["shadow"],
-            st["fleet"]
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_started_on_one_host_runs_on_every_host_and_survives_a_restart() {
     let _serial = SERIAL.lock().await;
@@ -1055,10 +1044,13 @@ async fn a_shadow_started_on_one_host_runs_on_every_host_and_survives_a_restart(
     let mut b = g.spawn("b", &g.v1(), &[]);
     ready_all(&mut [&mut a, &mut b]).await;
 
-    let (code, body) = plugin_call(&a, "shadow?sample=0.5", std::fs::read(v2()).unwrap()).await;
+    let (code, body) = a
+        .post_plugin("shadow?sample=0.5", std::fs::read(v2()).unwrap())
+        .await;
     assert_eq!(code, 200, "{body}");
     let running_v2 = |st: &Value| st["shadow"]["version"] == V2;
-    wait_status(&b, "the group's shadow run", running_v2).await;
+    b.wait_status("shadow run of the group", WAIT, running_v2)
+        .await;
 
     // Both hosts compare the records of their own partitions; each one's
     // counts reach the other through the heartbeats.
@@ -1067,32 +1059,35 @@ async fn a_shadow_started_on_one_host_runs_on_every_host_and_survives_a_restart(
     wait_for_rows(&s, &g.table(), placed.len() as i64, Duration::from_secs(60)).await;
     let compared = |st: &Value| st["shadow"]["counts"]["compared"].as_u64().unwrap_or(0);
     for h in [&a, &b] {
-        wait_status(h, "compared records", |st| compared(st) > 0).await;
+        h.wait_status("compared records", WAIT, |st| compared(st) > 0)
+            .await;
     }
-    let both = wait_status(&a, "both members' shadow counts", |st| {
-        let members = st["fleet"]["members"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        members.len() == 2
-            && members
-                .iter()
-                .all(|m| m["shadow"]["compared"].as_u64().unwrap_or(0) > 0)
-    })
-    .await;
+    let both = a
+        .wait_status("shadow counts of both members", WAIT, |st| {
+            let members = st["fleet"]["members"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            members.len() == 2
+                && members
+                    .iter()
+                    .all(|m| m["shadow"]["compared"].as_u64().unwrap_or(0) > 0)
+        })
+        .await;
     assert_eq!(both["fleet"]["shadow"]["version"], V2, "{}", both["fleet"]);
 
     // A restarted host runs it again, read from the group's log.
     b.terminate().await;
     b.start(&g.v1());
     ready_all(&mut [&mut b]).await;
-    wait_status(&b, "the shadow run after a restart", running_v2).await;
+    b.wait_status("shadow run after the restart", WAIT, running_v2)
+        .await;
 
     // Discarded through the other host: gone on both, and v2 wrote nothing.
-    let (code, body) = plugin_call(&b, "discard", Vec::new()).await;
+    let (code, body) = b.post_plugin("discard", Vec::new()).await;
     assert_eq!(code, 200, "{body}");
     for h in [&a, &b] {
-        wait_status(h, "the end of the shadow run", |st| {
+        h.wait_status("end of the shadow run", WAIT, |st| {
             st["shadow"].is_null() && st["fleet"]["shadow"].is_null()
         })
         .await;
