@@ -340,7 +340,7 @@ fn a_javascript_project_builds_tests_and_deploys_from_its_own_folder() {
     let wit = dir.join("node_modules/sluice-plugin/wit/transform.wit");
     edit(
         &wit,
-        "package sluice:transform@0.2.0;",
+        "package sluice:transform@0.3.0;",
         "package sluice:transform@0.9.0;",
     );
     let out = expect(&dir, &["plugin", "build"], 2);

@@ -13,7 +13,8 @@
 // componentize-js imports it at run time without declaring it, and npm does
 // not always hoist a copy where it can be found.
 import { componentize } from '@bytecodealliance/componentize-js';
-import { rename, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { entryModule } from '../../sdk/js/rows.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,13 +30,23 @@ if (!out) {
 // (../../sdk/js), so work from the repository's root.
 process.chdir(resolve(here, '../..'));
 
-const { component } = await componentize({
-  sourcePath: join(here, 'flatten.js'),
-  // The JavaScript SDK's copy of the world (sluice:transform@0.2.0).
-  witPath: resolve(here, '../../sdk/js/wit'),
-  worldName: 'transformer',
-  disableFeatures: ['http', 'fetch-event', 'stdio', 'random', 'clocks'],
-});
+// flatten.js's `transform` returns one outcome per record (so `node --test`
+// reads them as they are); the component's returns the world's
+// `batch-output`. The SDK's entry module does that wrapping.
+const entry = join(here, '.entry.js');
+await writeFile(entry, entryModule('./flatten.js', '../../sdk/js/index.js'));
+let component;
+try {
+  ({ component } = await componentize({
+    sourcePath: entry,
+    // The JavaScript SDK's copy of the world (sluice:transform@0.3.0).
+    witPath: resolve(here, '../../sdk/js/wit'),
+    worldName: 'transformer',
+    disableFeatures: ['http', 'fetch-event', 'stdio', 'random', 'clocks'],
+  }));
+} finally {
+  await rm(entry, { force: true });
+}
 
 // Write then rename, so a host watching the file never reads half of it.
 const tmp = join(dirname(out), `.${basename(out)}.tmp`);

@@ -7,6 +7,7 @@
 // componentize-js loads modules by path and does not search node_modules.
 
 export { InputError, Value, fieldError, pack, rustDebugStr, rustFloat } from './value.js';
+export { RowWriter, batchOutput, entryModule } from './rows.js';
 
 /** A `rows` outcome: the record becomes these rows (zero, one or many). */
 export const rows = (list) => ({ tag: 'rows', val: list });

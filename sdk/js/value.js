@@ -20,16 +20,32 @@ const NULL_NODE = Object.freeze({ tag: 'null' });
 
 const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
-/** Dotted paths split once: plugins look up the same few paths in every record. */
+/**
+ * Dotted paths split once, each name as a byte string (one char per byte
+ * of its UTF-8; for ASCII names, the name): plugins look up the same few
+ * paths in every record, and compare them with the record's text as a
+ * byte string (see `Packed.decodeText`).
+ */
 const splitPaths = new Map();
+const names = new Map();
+
+function cached(map, key, make) {
+  let v = map.get(key);
+  if (v === undefined) {
+    v = make(key);
+    if (map.size < 4096) map.set(key, v);
+  }
+  return v;
+}
+
+const byteString = (s) => String.fromCharCode.apply(null, encoder.encode(s));
 
 function segments(path) {
-  let parts = splitPaths.get(path);
-  if (parts === undefined) {
-    parts = path.split('.');
-    if (splitPaths.size < 4096) splitPaths.set(path, parts);
-  }
-  return parts;
+  return cached(splitPaths, path, (p) => p.split('.').map(byteString));
+}
+
+function nameBytes(name) {
+  return cached(names, name, byteString);
 }
 
 /** Why a record cannot be transformed; becomes a `bad-input` outcome. */
@@ -59,89 +75,109 @@ function asBytes(value) {
   );
 }
 
-/** The sections of a packed buffer, checked once per record. */
+/**
+ * The sections of a packed buffer, checked once per record.
+ *
+ * Written for SpiderMonkey's interpreter, where a plugin runs (there is no
+ * JIT inside a component): every function call costs ~0.1 us and every
+ * DataView call or substring more, so the tables are read through one
+ * Uint32Array (every section before the text is 4-byte aligned) and a
+ * lookup is one loop.
+ */
 class Packed {
   constructor(value) {
-    const bytes = asBytes(value);
-    // Objects looked into so far: node index -> Map(name -> node).
-    this.objects = new Map();
-    this.whole = undefined;
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let bytes = asBytes(value);
+    this.bin = undefined;
+    this.ascii = false;
     const ok = bytes.length >= HEADER && MAGIC.every((b, i) => bytes[i] === b);
-    const count = (i) => (ok ? view.getUint32(4 + 4 * i, true) : 0);
-    const [n, r, f, t, b] = [0, 1, 2, 3, 4].map(count);
+    if (ok && bytes.byteOffset % 4 !== 0) bytes = bytes.slice();
+    const w = ok ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
+    const [n, r, f, t, b] = ok ? [w[1], w[2], w[3], w[4], w[5]] : [0, 0, 0, 0, 0];
     if (!ok || HEADER + n * NODE + r * 4 + f * FIELD + t + b !== bytes.length) {
       // Never from the host; read as an empty value rather than crash.
-      this.view = new DataView(new ArrayBuffer(0));
       this.bytes = new Uint8Array(0);
-      this.nodes = this.items = this.fields = this.text = this.blobs = 0;
-      this.count = 0;
+      this.w = new Uint32Array(0);
+      this.count = this.itemsAt = this.fieldsAt = this.fieldsEnd = this.text = this.textLen = this.blobs = this.blobsLen = 0;
       return;
     }
-    this.view = view;
     this.bytes = bytes;
+    this.w = w;
     this.count = n;
-    this.nodes = HEADER;
-    this.items = this.nodes + n * NODE;
-    this.fields = this.items + r * 4;
-    this.text = this.fields + f * FIELD;
+    // Word indices of the item and field tables (a node is 4 words from word 6).
+    this.itemsAt = (HEADER + n * NODE) >>> 2;
+    this.fieldsAt = this.itemsAt + r;
+    this.fieldsEnd = this.fieldsAt + 3 * f;
+    // Byte offsets and lengths of the text and bytes sections.
+    this.text = this.fieldsEnd * 4;
+    this.textLen = t;
     this.blobs = this.text + t;
-    this.textEnd = this.blobs;
-    this.blobsEnd = this.blobs + b;
+    this.blobsLen = b;
   }
 
   /**
-   * The text `[start, start + len)` of the text section. The section is
-   * decoded once, by one native call; while it is ASCII (field names and
-   * most values are) byte offsets are string offsets and a string is a
-   * substring of it. Otherwise each string is decoded on its own.
+   * The text `[start, start + len)` of the text section: a substring of
+   * the section decoded once while the section is ASCII (field names and
+   * most values are), else decoded on its own.
    */
   string(start, len) {
-    if (this.whole === undefined) {
-      const all = utf8.decode(this.bytes.subarray(this.text, this.textEnd));
-      this.whole = all.length === this.textEnd - this.text ? all : null;
-    }
-    if (this.whole !== null) return this.whole.substr(start, len);
+    if (this.bin === undefined) this.decodeText();
+    if (this.ascii) return this.bin.substr(start, len);
     return utf8.decode(this.bytes.subarray(this.text + start, this.text + start + len));
+  }
+
+  /**
+   * The text section as a byte string (one char per byte), in which a
+   * name is found with one native `startsWith` where a loop over its
+   * bytes costs ~80 ns a byte in the interpreter; and whether it is ASCII.
+   */
+  decodeText() {
+    const text = this.bytes.subarray(this.text, this.text + this.textLen);
+    const chunks = [];
+    for (let at = 0; at < text.length; at += 4096) {
+      chunks.push(String.fromCharCode.apply(null, text.subarray(at, at + 4096)));
+    }
+    this.bin = chunks.join('');
+    this.ascii = utf8.decode(text).length === text.length;
   }
 
   /** Node `index`'s kind (0 null .. 7 object); 0 when out of range or malformed. */
   kind(index) {
-    if (!(index < this.count)) return 0;
-    const kind = this.bytes[this.nodes + index * NODE];
+    if (!(index >= 0 && index < this.count)) return 0;
+    const w = this.w;
+    const at = 6 + 4 * index;
+    const kind = w[at] & 0xff;
     if (kind > 7) return 0;
     if (kind >= 4) {
-      const start = this.data32(index);
-      if (start < 0) return 0;
-      if (kind === 4 && this.text + start + this.len(index) > this.textEnd) return 0;
-      if (kind === 5 && this.blobs + start + this.len(index) > this.blobsEnd) return 0;
+      // An offset or first index past 32 bits, or text and bytes past their section.
+      if (w[at + 3] !== 0) return 0;
+      if (kind === 4 && w[at + 2] + w[at + 1] > this.textLen) return 0;
+      if (kind === 5 && w[at + 2] + w[at + 1] > this.blobsLen) return 0;
     }
     return kind;
   }
 
   len(index) {
-    return this.view.getUint32(this.nodes + index * NODE + 4, true);
+    return this.w[6 + 4 * index + 1];
   }
 
-  /** The low 32 bits of a node's data: an offset or a first index. */
+  /** The low 32 bits of a node's data: an offset or a first index (kind() checked the rest). */
   data32(index) {
-    const hi = this.view.getUint32(this.nodes + index * NODE + 12, true);
-    return hi === 0 ? this.view.getUint32(this.nodes + index * NODE + 8, true) : -1;
+    return this.w[6 + 4 * index + 2];
   }
 
   /** Node `index` as `{ tag, val }`; out of range or malformed reads as null. */
   node(index) {
     const kind = this.kind(index);
-    const at = this.nodes + index * NODE;
+    const view = () => new DataView(this.bytes.buffer, this.bytes.byteOffset + HEADER + index * NODE + 8, 8);
     switch (kind) {
       case 1:
-        return { tag: 'boolean', val: this.view.getUint32(at + 8, true) !== 0 || this.view.getUint32(at + 12, true) !== 0 };
+        return { tag: 'boolean', val: this.w[6 + 4 * index + 2] !== 0 || this.w[6 + 4 * index + 3] !== 0 };
       case 2:
-        return { tag: 'integer', val: this.view.getBigInt64(at + 8, true) };
+        return { tag: 'integer', val: view().getBigInt64(0, true) };
       case 3:
-        return { tag: 'float', val: this.view.getFloat64(at + 8, true) };
+        return { tag: 'float', val: view().getFloat64(0, true) };
       case 4: // kind() checked the range.
-        return { tag: 'text', val: this.string(this.data32(index), this.len(index)) };
+        return { tag: 'text', val: this.textOf(index) };
       case 5: {
         // kind() checked the range.
         const from = this.blobs + this.data32(index);
@@ -160,40 +196,96 @@ class Packed {
     const first = this.data32(index);
     const out = [];
     for (let i = 0; i < this.len(index); i++) {
-      const at = this.items + (first + i) * 4;
-      if (first < 0 || at + 4 > this.fields) break;
-      out.push(this.view.getUint32(at, true));
+      const at = this.itemsAt + first + i;
+      if (at >= this.fieldsAt) break;
+      out.push(this.w[at]);
     }
     return out;
   }
 
   objectFields(index) {
-    const first = this.data32(index);
+    const w = this.w;
     const out = [];
-    for (let i = 0; i < this.len(index); i++) {
-      const at = this.fields + (first + i) * FIELD;
-      if (first < 0 || at + FIELD > this.text) break;
-      const [offset, len] = [this.view.getUint32(at, true), this.view.getUint32(at + 4, true)];
-      if (this.text + offset + len > this.textEnd) break;
-      out.push([this.string(offset, len), this.view.getUint32(at + 8, true)]);
+    let at = this.fieldsAt + 3 * this.data32(index);
+    for (let i = 0; i < this.len(index); i++, at += 3) {
+      if (at + 3 > this.fieldsEnd) break;
+      const [offset, len] = [w[at], w[at + 1]];
+      if (offset + len > this.textLen) break;
+      out.push([this.string(offset, len), w[at + 2]]);
     }
     return out;
   }
 
-  /** The node of the first field of object `index` called `name`, or -1. */
+  /** The node of the first field of object `index` called `name` (a byte string), or -1. */
   field(index, name) {
-    let names = this.objects.get(index);
-    if (names === undefined) {
-      names = new Map();
-      if (this.kind(index) === 7) {
-        for (const [n, node] of this.objectFields(index)) {
-          if (!names.has(n)) names.set(n, node);
+    // kind(index) === 7, inline: a call costs as much as the loop's turn.
+    if (!(index >= 0 && index < this.count)) return -1;
+    const w = this.w;
+    const node = 6 + 4 * index;
+    if ((w[node] & 0xff) !== 7 || w[node + 3] !== 0) return -1;
+    if (this.bin === undefined) this.decodeText();
+    const bin = this.bin;
+    const want = name.length;
+    const n = w[node + 1];
+    let at = this.fieldsAt + 3 * w[node + 2];
+    for (let i = 0; i < n; i++, at += 3) {
+      if (at + 3 > this.fieldsEnd) break;
+      const offset = w[at];
+      const len = w[at + 1];
+      if (offset + len > this.textLen) break;
+      if (len === want && bin.startsWith(name, offset)) return w[at + 2];
+    }
+    return -1;
+  }
+
+  /**
+   * The node at dotted `path` from node `index`, or -1: `field` for each
+   * name, written out here since every call costs ~0.3 us in the interpreter.
+   */
+  path(index, path) {
+    let parts = splitPaths.get(path);
+    if (parts === undefined) parts = segments(path);
+    if (this.bin === undefined) this.decodeText();
+    const w = this.w;
+    const bin = this.bin;
+    for (let p = 0; p < parts.length; p++) {
+      if (!(index >= 0 && index < this.count)) return -1;
+      const node = 6 + 4 * index;
+      if ((w[node] & 0xff) !== 7 || w[node + 3] !== 0) return -1;
+      const name = parts[p];
+      const want = name.length;
+      const n = w[node + 1];
+      let at = this.fieldsAt + 3 * w[node + 2];
+      index = -1;
+      for (let i = 0; i < n; i++, at += 3) {
+        if (at + 3 > this.fieldsEnd) break;
+        const offset = w[at];
+        const len = w[at + 1];
+        if (offset + len > this.textLen) break;
+        if (len === want && bin.startsWith(name, offset)) {
+          index = w[at + 2];
+          break;
         }
       }
-      this.objects.set(index, names);
     }
-    const node = names.get(name);
-    return node === undefined ? -1 : node;
+    return index;
+  }
+
+  /** The text at `path` from node `index`, if there is text there (the common case of `requireStr`). */
+  pathText(index, path) {
+    const i = this.path(index, path);
+    if (!(i >= 0 && i < this.count)) return undefined;
+    const w = this.w;
+    const node = 6 + 4 * i;
+    const start = w[node + 2];
+    const len = w[node + 1];
+    if ((w[node] & 0xff) !== 4 || w[node + 3] !== 0 || start + len > this.textLen) return undefined;
+    return this.ascii ? this.bin.substr(start, len) : this.string(start, len);
+  }
+
+  /** The text of node `index` (kind 4, checked by the caller). */
+  textOf(index) {
+    return this.string(this.w[6 + 4 * index + 2], this.w[6 + 4 * index + 1]);
   }
 }
 
@@ -216,18 +308,14 @@ export class Value {
 
   /** The member `name` of an object (the first, if repeated), or undefined. */
   get(name) {
-    const i = this.packed.field(this.index, name);
+    const i = this.packed.field(this.index, nameBytes(name));
     return i < 0 ? undefined : new Value(this.packed, i);
   }
 
   /** Follows a dotted path of object members (`login.uuid`). */
   lookup(path) {
-    let v = this;
-    for (const name of segments(path)) {
-      v = v.get(name);
-      if (v === undefined) return undefined;
-    }
-    return v;
+    const i = this.packed.path(this.index, path);
+    return i < 0 ? undefined : new Value(this.packed, i);
   }
 
   /** The node's kind, as the Rust SDK names it in messages. */
@@ -314,6 +402,9 @@ export class Value {
 
   /** The text at `path`; throws naming the field otherwise. */
   requireStr(path) {
+    // The common case straight from the buffer: no `Value` or node objects.
+    const s0 = this.packed.pathText(this.index, path);
+    if (s0 !== undefined) return s0;
     const v = this.require(path);
     const s = v.asStr();
     if (s === undefined) throw fieldError(path, `must be text, found ${v.kind()}`);
@@ -322,6 +413,8 @@ export class Value {
 
   /** The scalar at `path` rendered as text (see `toText`). */
   requireText(path) {
+    const s0 = this.packed.pathText(this.index, path);
+    if (s0 !== undefined) return s0;
     const v = this.require(path);
     const s = v.toText();
     if (s === undefined) throw fieldError(path, `must be text or a number, found ${v.kind()}`);

@@ -69,3 +69,18 @@ test('records and rows have the 0.2.0 shapes', () => {
   const d = row('t').uuid('id', 'u').delete().ttlSeconds(60).writeTimeMicros(5).build();
   assert.deepEqual([d.kind, d.ttlSeconds, d.writeTimeMicros], ['delete', 60, 5n]);
 });
+
+test('names and text that are not ASCII, and repeated names, read as the Rust SDK reads them', () => {
+  const v = Value.root(pack({ 'straße': { 'ort': 'Zürich' }, city: 'Köln', plain: 'x', n: 5 }));
+  assert.equal(v.requireStr('straße.ort'), 'Zürich');
+  assert.equal(v.get('straße').requireStr('ort'), 'Zürich');
+  assert.equal(v.requireText('city'), 'Köln');
+  assert.equal(v.requireStr('plain'), 'x');
+  assert.equal(v.lookup('strasse'), undefined);
+  assert.throws(() => v.requireStr('n'), { message: 'field `n` must be text, found integer' });
+  // Two fields called `a` (a producer's JSON may repeat a name): the first one wins.
+  const b = pack({ a: 'first', b: 'second' });
+  const names = b.indexOf('b'.charCodeAt(0), 24 + 3 * 16 + 2 * 12);
+  b[names] = 'a'.charCodeAt(0);
+  assert.equal(Value.root(b).requireStr('a'), 'first');
+});

@@ -282,7 +282,7 @@ fn js(project: &Project) -> Result<Vec<u8>> {
     if !sdk_wit.is_dir() {
         bail!("{} is missing: add the SDK with `npm install sluice-plugin` (or, from a checkout of Sluice, `npm install --install-links /path/to/sluice/sdk/js`)", sdk_wit.display());
     }
-    world::check_wit_dir(&sdk_wit, &format!("the SDK of {}", project.name))?;
+    let world = world::check_wit_dir(&sdk_wit, &format!("the SDK of {}", project.name))?;
     let source = manifest["main"].as_str().unwrap_or("transform.js");
     if !dir.join(source).is_file() {
         bail!(
@@ -292,17 +292,75 @@ fn js(project: &Project) -> Result<Vec<u8>> {
     }
     let scratch = tempfile::tempdir()?;
     let out = scratch.path().join("component.wasm");
+    // From 0.3.0 the world's `transform` returns one buffer of rows; the
+    // plugin's own still returns one outcome per record (what its tests
+    // read), and the SDK's entry module converts. componentize-js reads
+    // modules from under the project, so the entry is written there.
+    let entry = Entry::new(dir, source, &world)?;
     eprintln!("plugin build: componentize-js {source} ({})", project.name);
     status(
         Command::new("node")
             .args(["--input-type=module", "-e", COMPONENTIZE_JS])
-            .arg(source)
+            .arg(entry.source())
             .arg(&sdk_wit)
             .arg(&out)
             .current_dir(dir),
         "componentize-js",
     )?;
+    drop(entry);
     Ok(std::fs::read(&out)?)
+}
+
+/// The module componentize-js builds: the plugin's own for SDKs of 0.2.0,
+/// else a file the SDK writes around it, removed when dropped.
+struct Entry {
+    written: Option<std::path::PathBuf>,
+    source: String,
+}
+
+const ENTRY_FILE: &str = ".sluice-entry.js";
+
+/// Asks the SDK for the entry module around `source` (`entryModule` in sdk/js/rows.js).
+const ENTRY_JS: &str = r#"
+import { writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const [out, source] = process.argv.slice(1);
+const sdk = await import(pathToFileURL('node_modules/sluice-plugin/rows.js'));
+writeFileSync(out, sdk.entryModule('./' + source, './node_modules/sluice-plugin/index.js'));
+"#;
+
+impl Entry {
+    fn new(dir: &Path, source: &str, world: &str) -> Result<Self> {
+        if world == "0.2.0" {
+            return Ok(Entry {
+                written: None,
+                source: source.to_string(),
+            });
+        }
+        status(
+            Command::new("node")
+                .args(["--input-type=module", "-e", ENTRY_JS, ENTRY_FILE])
+                .arg(source.trim_start_matches("./"))
+                .current_dir(dir),
+            "writing the entry module with the SDK",
+        )?;
+        Ok(Entry {
+            written: Some(dir.join(ENTRY_FILE)),
+            source: ENTRY_FILE.to_string(),
+        })
+    }
+
+    fn source(&self) -> &str {
+        &self.source
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Some(path) = &self.written {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 // --- Python ---------------------------------------------------------------

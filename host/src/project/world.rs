@@ -94,7 +94,8 @@ fn check_packages(resolve: &Resolve, what: &str) -> Result<()> {
 }
 
 /// Checks the WIT package in `dir` (an SDK's `wit/`) before a build with it.
-pub fn check_wit_dir(dir: &Path, what: &str) -> Result<()> {
+/// Checks a WIT directory holds a supported version of the package; gives that version.
+pub fn check_wit_dir(dir: &Path, what: &str) -> Result<String> {
     let mut resolve = Resolve::new();
     let (package, _) = resolve
         .push_dir(dir)
@@ -106,7 +107,12 @@ pub fn check_wit_dir(dir: &Path, what: &str) -> Result<()> {
             dir.display()
         );
     }
-    check_version(name, what)
+    check_version(name, what)?;
+    Ok(name
+        .version
+        .as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_default())
 }
 
 #[cfg(test)]
