@@ -150,6 +150,8 @@ async fn status(State(s): State<AdminState>) -> impl IntoResponse {
         "waiting": s.metrics.live.waiting(),
         "fleet": s.deployer.fleet.as_ref().map(|f| f.status()),
         "shadow": s.deployer.shadow().map(|r| r.status()),
+        // The group's shadow run that this host could not load, and why.
+        "shadow_error": s.deployer.shadow_error(),
     }))
 }
 
@@ -555,6 +557,7 @@ fn page_response(
         notice,
         fleet: d.fleet.as_ref().map(|f| f.status()),
         shadow: d.shadow().map(|r| r.status()),
+        shadow_error: d.shadow_error(),
     };
     (
         code,

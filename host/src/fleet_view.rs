@@ -238,7 +238,12 @@ fn group_shadow(spec: &Value, members: &[Value]) -> String {
             let c = &m["shadow"];
             let n = |k: &str| c[k].as_u64().unwrap_or(0).to_string();
             if c.is_null() {
-                let mut row = vec![text(m, "host").to_string(), "not running".to_string()];
+                // A member that cannot load the candidate says why in its heartbeat.
+                let state = match m.get("shadow_error").and_then(Value::as_str) {
+                    Some(e) => format!("cannot load it: {e}"),
+                    None => "not running".to_string(),
+                };
+                let mut row = vec![text(m, "host").to_string(), state];
                 row.extend(std::iter::repeat_n(String::new(), 4));
                 row
             } else {
@@ -355,6 +360,8 @@ mod tests {
             serde_json::json!({"host": "alpha", "live": true,
                 "shadow": {"compared": 12, "same": 2, "different": 10, "candidate_failed": 0, "skipped": 1}}),
             serde_json::json!({"host": "beta", "live": true}),
+            serde_json::json!({"host": "gamma", "live": true,
+                "shadow_error": "init: flatten has no setting `x`"}),
             serde_json::json!({"host": "gone", "live": false,
                 "shadow": {"compared": 99}}),
         ];
@@ -370,6 +377,10 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("beta   not running"), "{out}");
+        assert!(
+            out.contains("gamma  cannot load it: init: flatten has no setting `x`"),
+            "{out}"
+        );
         assert!(!out.contains("gone"), "{out}");
     }
 }

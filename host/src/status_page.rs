@@ -67,6 +67,8 @@ pub struct StatusView {
     pub fleet: Option<sluice_pipeline::fleet::FleetStatus>,
     /// A candidate running in the shadow of the active version.
     pub shadow: Option<sluice_pipeline::shadow::ShadowStatus>,
+    /// Why this host does not run the group's shadow run, if it could not load it.
+    pub shadow_error: Option<String>,
 }
 
 /// Writes its text HTML-escaped, for element content and quoted attributes alike.
@@ -918,6 +920,7 @@ mod tests {
             notice: None,
             fleet: None,
             shadow: None,
+            shadow_error: None,
         }
     }
 
@@ -940,6 +943,7 @@ mod tests {
                 admin: None,
                 at_ms: NOW_MS,
                 shadow: None,
+                shadow_error: None,
             },
             last_seen_ms: if live { 1500 } else { 90_000 },
             live,
@@ -1046,6 +1050,83 @@ mod tests {
         assert!(html.contains("<span class=\"pill\">gone</span>"));
         assert!(html.contains("init: &lt;script&gt;x&lt;/script&gt;"));
         assert_eq!(html.matches("<script").count(), 1);
+    }
+
+    #[test]
+    fn a_group_shadow_run_this_host_cannot_load_is_shown_with_why() {
+        use sluice_pipeline::fleet::log::{Member, ShadowSpec};
+        use sluice_pipeline::fleet::{FleetStatus, MemberView};
+        let member = |host: &str, shadow: bool, error: Option<&str>| MemberView {
+            member: Member {
+                member: format!("{host}-1"),
+                host: host.into(),
+                pid: 1,
+                seq: 2,
+                name: "flatten".into(),
+                version: "2.0.0".into(),
+                hash: "b".repeat(64),
+                partitions: vec![],
+                lag: 0,
+                ready: true,
+                admin: None,
+                at_ms: NOW_MS,
+                shadow: shadow.then(|| sluice_pipeline::shadow::ShadowCounts {
+                    compared: 7,
+                    different: 3,
+                    ..Default::default()
+                }),
+                shadow_error: error.map(str::to_string),
+            },
+            last_seen_ms: 500,
+            live: true,
+        };
+        let mut v = view();
+        v.fleet = Some(FleetStatus {
+            log: "Kafka topics".into(),
+            me: "beta-1".into(),
+            active: None,
+            members: vec![
+                member("alpha", true, None),
+                member("beta", false, Some("init: no setting <x>")),
+            ],
+            recent_deploys: vec![],
+            lagging: None,
+            problems: vec![],
+            history: Default::default(),
+            shadow: Some(ShadowSpec {
+                id: "s1".into(),
+                hash: "c".repeat(64),
+                name: "flatten".into(),
+                version: "3.0.0".into(),
+                source: "upload".into(),
+                sample: 0.1,
+                by: "alpha-1".into(),
+                at_ms: NOW_MS,
+            }),
+        });
+        v.shadow_error = Some("init: no setting <x>".into());
+        let html = render(&v);
+        assert!(html.contains("id=\"shadow\""), "{html}");
+        assert!(
+            html.contains("The group runs <b>flatten@3.0.0</b>")
+                && html.contains("but not this host"),
+            "{html}"
+        );
+        assert!(
+            html.contains("This host cannot load the candidate (it tries again every 30 s): init: no setting &lt;x&gt;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<b>alpha</b> 7 compared, 3 different;"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<b>beta</b> <span class=\"pill bad\">cannot load it</span> init: no setting &lt;x&gt;;"),
+            "{html}"
+        );
+        // Without a group run, a host that runs none shows no card.
+        v.fleet.as_mut().unwrap().shadow = None;
+        assert!(!render(&v).contains("id=\"shadow\""));
     }
 
     #[test]

@@ -377,6 +377,67 @@ async fn wait_shadow(h: &Host, hash: Option<&str>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_load_the_groups_shadow_candidate_says_why_in_its_heartbeat() {
+    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
+    let a = host(&log, "a", "flatten", &[], &stop).await;
+    // init-fails-if refuses `version-column`, which b's settings give it.
+    let b = host(
+        &log,
+        "b",
+        "flatten",
+        &[("version-column", "plugin_version")],
+        &stop,
+    )
+    .await;
+    both_live(&a).await;
+    let candidate = sluice_engine::content_hash(&bytes("init-fails-if"));
+    a.deployer
+        .start_shadow("test".into(), bytes("init-fails-if"), 0.5)
+        .await
+        .unwrap();
+    wait_shadow(&a, Some(&candidate)).await;
+
+    // b runs none, and says why: to itself, and to the group in its heartbeat.
+    let started = Instant::now();
+    let seen_by_a = loop {
+        let b_beat = a
+            .fleet
+            .status()
+            .members
+            .into_iter()
+            .find(|m| m.member.host == "b")
+            .and_then(|m| m.member.shadow_error);
+        if let Some(e) = b_beat {
+            break e;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no shadow error in b's heartbeat"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(seen_by_a.contains("no longer knows setting"), "{seen_by_a}");
+    assert!(b.deployer.shadow().is_none());
+    assert_eq!(
+        b.deployer.shadow_error().as_deref(),
+        Some(seen_by_a.as_str())
+    );
+    assert!(a.deployer.shadow_error().is_none());
+
+    // Discarded: the error goes with the run.
+    a.deployer.discard_shadow().await.unwrap();
+    let started = Instant::now();
+    while b.deployer.shadow_error().is_some() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "b still reports the ended run"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shadow_run_started_on_one_host_runs_on_every_host_until_discarded_or_promoted() {
     let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
     let a = host(&log, "a", "flatten", &[], &stop).await;

@@ -136,7 +136,36 @@ pub(super) fn fleet_card(o: &mut String, v: &StatusView) -> fmt::Result {
 }
 
 pub(super) fn shadow_card(o: &mut String, v: &StatusView) -> fmt::Result {
+    let group = v
+        .fleet
+        .as_ref()
+        .and_then(|f| f.shadow.as_ref().map(|g| (f, g)));
     let Some(s) = &v.shadow else {
+        // The group runs one that this host could not load: say so here,
+        // or the only sign of it is an ERROR line in this host's log.
+        if let Some((f, spec)) = group {
+            write!(
+                o,
+                "<section class=\"card wide\" id=\"shadow\"><h2>Shadow run</h2>\
+                 <p>The group runs <b>{}@{}</b> <code title=\"{}\">{}</code> in the shadow of the \
+                 active version (started by <code>{}</code>), but not this host.</p>",
+                Esc(&spec.name),
+                Esc(&spec.version),
+                Esc(&spec.hash),
+                Esc(short(&spec.hash)),
+                Esc(&spec.by)
+            )?;
+            if let Some(e) = &v.shadow_error {
+                write!(
+                    o,
+                    "<div class=\"notice err\">This host cannot load the candidate (it tries again \
+                     every 30 s): {}</div>",
+                    Esc(e)
+                )?;
+            }
+            members_shadow(o, f)?;
+            o.push_str("</section>");
+        }
         return Ok(());
     };
     let c = &s.counts;
@@ -161,31 +190,14 @@ pub(super) fn shadow_card(o: &mut String, v: &StatusView) -> fmt::Result {
         c.active_failed,
         c.skipped
     )?;
-    if let Some(group) = v
-        .fleet
-        .as_ref()
-        .and_then(|f| f.shadow.as_ref().map(|g| (f, g)))
-    {
-        let (f, spec) = group;
+    if let Some((f, spec)) = group {
         write!(
             o,
             "<p>The group's run, started by <code>{}</code>: every member runs it on its own \
-             partitions; the counts above and the samples below are this host's. Per live member:",
+             partitions; the counts above and the samples below are this host's.</p>",
             Esc(&spec.by)
         )?;
-        for m in f.members.iter().filter(|m| m.live) {
-            match &m.member.shadow {
-                Some(mc) => write!(
-                    o,
-                    " <b>{}</b> {} compared, {} different;",
-                    Esc(&m.member.host),
-                    mc.compared,
-                    mc.different
-                )?,
-                None => write!(o, " <b>{}</b> not running it;", Esc(&m.member.host))?,
-            }
-        }
-        o.push_str("</p>");
+        members_shadow(o, f)?;
     }
     if !s.samples.is_empty() {
         o.push_str(
@@ -217,5 +229,28 @@ pub(super) fn shadow_card(o: &mut String, v: &StatusView) -> fmt::Result {
         o.push_str("</tbody></table>");
     }
     o.push_str("</section>");
+    Ok(())
+}
+
+/// Each live member's counts of the group's shadow run, or why it does not run it.
+fn members_shadow(o: &mut String, f: &sluice_pipeline::fleet::FleetStatus) -> fmt::Result {
+    o.push_str("<p>Per live member:");
+    for m in f.members.iter().filter(|m| m.live) {
+        let host = Esc(&m.member.host);
+        match (&m.member.shadow, &m.member.shadow_error) {
+            (Some(mc), _) => write!(
+                o,
+                " <b>{host}</b> {} compared, {} different;",
+                mc.compared, mc.different
+            )?,
+            (None, Some(e)) => write!(
+                o,
+                " <b>{host}</b> <span class=\"pill bad\">cannot load it</span> {};",
+                Esc(e)
+            )?,
+            (None, None) => write!(o, " <b>{host}</b> not running it;")?,
+        }
+    }
+    o.push_str("</p>");
     Ok(())
 }

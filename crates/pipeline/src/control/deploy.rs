@@ -93,8 +93,9 @@ pub struct Deployer<S: RowSink> {
     shadow: Mutex<Option<Arc<ShadowRun>>>,
     /// One shadow start, stop or change at a time (the API and the agent).
     shadow_busy: tokio::sync::Mutex<()>,
-    /// The group's shadow run this host could not start, and when it tried.
-    shadow_failed: Mutex<Option<(String, std::time::Instant)>>,
+    /// The group's shadow run this host could not start: its id, when this
+    /// host tried, and why it failed.
+    shadow_failed: Mutex<Option<(String, std::time::Instant, String)>>,
     busy: tokio::sync::Mutex<()>,
 }
 
@@ -361,6 +362,7 @@ impl<S: RowSink> Deployer<S> {
             if let Some(run) = self.shadow.lock().expect("shadow slot").take() {
                 tracing::info!(plugin = %run.candidate.plugin.info(), "shadow run ended by the group (discarded or promoted)");
             }
+            *self.shadow_failed.lock().expect("shadow failed") = None;
             return;
         };
         if self
@@ -369,7 +371,7 @@ impl<S: RowSink> Deployer<S> {
         {
             return;
         }
-        if let Some((id, at)) = &*self.shadow_failed.lock().expect("shadow failed") {
+        if let Some((id, at, _)) = &*self.shadow_failed.lock().expect("shadow failed") {
             if *id == spec.id && at.elapsed() < SHADOW_RETRY {
                 return;
             }
@@ -388,11 +390,22 @@ impl<S: RowSink> Deployer<S> {
                 *self.shadow_failed.lock().expect("shadow failed") = None;
             }
             Err(e) => {
-                tracing::error!(plugin = %what, error = %format!("{e:#}"), "cannot run the group's shadow run here (tried again every 30 s)");
+                let error = format!("{e:#}");
+                tracing::error!(plugin = %what, error = %error, "cannot run the group's shadow run here (tried again every 30 s)");
                 *self.shadow_failed.lock().expect("shadow failed") =
-                    Some((spec.id.clone(), std::time::Instant::now()));
+                    Some((spec.id.clone(), std::time::Instant::now(), error));
             }
         }
+    }
+
+    /// Why this host does not run the group's shadow run, when it could not
+    /// load the candidate (it tries again every 30 s).
+    pub fn shadow_error(&self) -> Option<String> {
+        self.shadow_failed
+            .lock()
+            .expect("shadow failed")
+            .as_ref()
+            .map(|(_, _, e)| e.clone())
     }
 
     /// Stops the shadow run (the group's, with a fleet); its last counts here.

@@ -72,6 +72,7 @@ async fn heartbeat<S: RowSink>(deployer: &Deployer<S>, fleet: &Fleet) -> Result<
         admin: fleet.admin(),
         at_ms: now_ms(),
         shadow: deployer.shadow().map(|r| r.counts()),
+        shadow_error: deployer.shadow_error(),
     };
     fleet
         .append(Stream::Members, &member_key(&member.member), &member)

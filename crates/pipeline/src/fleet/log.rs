@@ -204,6 +204,10 @@ pub struct Member {
     /// This member's counts of the group's shadow run, if it runs one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<crate::shadow::ShadowCounts>,
+    /// Why this member does not run the group's shadow run, when it could
+    /// not load the candidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_error: Option<String>,
 }
 
 pub fn proposal_key(id: &str) -> String {
