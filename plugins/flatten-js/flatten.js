@@ -5,10 +5,12 @@
 //
 // Built into a component by build.mjs (componentize-js) against the
 // `transformer` world of the JavaScript SDK (sdk/js/wit,
-// sluice:transform@0.2.0); `just build-plugins` runs it. It reads values
+// sluice:transform@0.3.0); `just build-plugins` runs it. It reads values
 // with the SDK's `Value`, imported from the checkout by path. The module
-// exports exactly the world's three functions, which take and return plain
-// objects, so `node --test` can check it without Wasm. Plugin config:
+// exports the world's three functions, which take and return plain objects
+// (`transform`: one outcome per record; the SDK's entry module turns them
+// into the world's `batch-output`), so `node --test` can check it without
+// Wasm. Plugin config:
 // - `version-column`: if set, the named text column receives this plugin's
 //   version.
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { init, metadata, transform } from './flatten.js';
 import { pack } from '../../sdk/js/value.js';
 
-/** A JSON value packed the way the host packs it (sluice:transform@0.2.0). */
+/** A JSON value packed the way the host packs it (sluice:transform `packed-value`). */
 const tree = pack;
 
 const user = () => ({

@@ -1,7 +1,7 @@
 // Path-based access to a decoded record value, the JavaScript twin of the
 // Rust SDK's `sluice_plugin::value`.
 //
-// The host hands a value over as a WIT `packed-value` (sluice:transform@0.2.0):
+// The host hands a value over as a WIT `packed-value` (sluice:transform@0.2.0 and later):
 // one byte buffer, a Uint8Array here, laid out as docs/packed-values.md says.
 // A `Value` is a cursor into it: nothing is decoded until asked for, and a
 // string is decoded only when a plugin reads it, so a transform that reads 12
@@ -71,7 +71,7 @@ function asBytes(value) {
   if (value instanceof ArrayBuffer) return new Uint8Array(value);
   if (Array.isArray(value)) return Uint8Array.from(value);
   throw new TypeError(
-    `a packed value is a byte buffer (sluice:transform@0.2.0 \`packed-value\`), not ${Object.prototype.toString.call(value)}`,
+    `a packed value is a byte buffer (sluice:transform \`packed-value\`), not ${Object.prototype.toString.call(value)}`,
   );
 }
 
@@ -81,8 +81,9 @@ function asBytes(value) {
  * Written for SpiderMonkey's interpreter, where a plugin runs (there is no
  * JIT inside a component): every function call costs ~0.1 us and every
  * DataView call or substring more, so the tables are read through one
- * Uint32Array (every section before the text is 4-byte aligned) and a
- * lookup is one loop.
+ * Uint32Array (every section before the text is 4-byte aligned; typed
+ * arrays are little-endian, as Wasm is, like the layout) and a lookup is
+ * one loop.
  */
 class Packed {
   constructor(value) {
