@@ -311,8 +311,8 @@ fn js(project: &Project) -> Result<Vec<u8>> {
     Ok(std::fs::read(&out)?)
 }
 
-/// The module componentize-js builds: the plugin's own for SDKs of 0.2.0,
-/// else a file the SDK writes around it, removed when dropped.
+/// The module componentize-js builds: the plugin's own for SDKs before
+/// 0.3.0, else a file the SDK writes around it, removed when dropped.
 struct Entry {
     written: Option<std::path::PathBuf>,
     source: String,
@@ -331,7 +331,8 @@ writeFileSync(out, sdk.entryModule('./' + source, './node_modules/sluice-plugin/
 
 impl Entry {
     fn new(dir: &Path, source: &str, world: &str) -> Result<Self> {
-        if world == "0.2.0" {
+        // SDKs of 0.2.0 and 0.1.0: the module's `transform` is the world's.
+        if world != "0.3.0" {
             return Ok(Entry {
                 written: None,
                 source: source.to_string(),
