@@ -376,11 +376,11 @@ async fn wait_shadow(h: &Host, hash: Option<&str>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_member_that_cannot_load_the_groups_shadow_candidate_says_why_in_its_heartbeat() {
+/// Hosts a (no settings) and b (`version-column` set, which flatten takes
+/// and init-fails-if refuses), both live in one group.
+async fn a_and_b_with_version_column() -> (Host, Host, CancellationToken) {
     let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
     let a = host(&log, "a", "flatten", &[], &stop).await;
-    // init-fails-if refuses `version-column`, which b's settings give it.
     let b = host(
         &log,
         "b",
@@ -390,6 +390,12 @@ async fn a_member_that_cannot_load_the_groups_shadow_candidate_says_why_in_its_h
     )
     .await;
     both_live(&a).await;
+    (a, b, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_cannot_load_the_groups_shadow_candidate_says_why_in_its_heartbeat() {
+    let (a, b, stop) = a_and_b_with_version_column().await;
     let candidate = sluice_engine::content_hash(&bytes("init-fails-if"));
     a.deployer
         .start_shadow("test".into(), bytes("init-fails-if"), 0.5)
@@ -502,18 +508,7 @@ async fn a_shadow_run_started_on_one_host_runs_on_every_host_until_discarded_or_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_hosts_rejection_activates_the_version_nowhere() {
-    let (log, stop) = (Arc::new(MemoryLog::default()), CancellationToken::new());
-    let a = host(&log, "a", "flatten", &[], &stop).await;
-    // flatten 0.1.0 takes `version-column`; flatten-strict 3.0.0 refuses it.
-    let b = host(
-        &log,
-        "b",
-        "flatten",
-        &[("version-column", "plugin_version")],
-        &stop,
-    )
-    .await;
-    both_live(&a).await;
+    let (a, b, stop) = a_and_b_with_version_column().await;
 
     let e = a
         .deployer
